@@ -1,0 +1,1 @@
+"""vpnsql's own providers, installed as `vpnsql_providers` and found via entry points."""

@@ -1,0 +1,10 @@
+"""The AWS provider: declarations only here; boto3 is imported when a table is queried."""
+
+from vpnsql.tables import Provider
+from vpnsql_providers.aws import ec2_api
+
+PROVIDER = Provider(
+    name="aws",
+    description="Amazon Web Services: EC2 Client VPN endpoints and their client connections.",
+    tables=ec2_api.TABLES,
+)

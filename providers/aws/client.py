@@ -1,0 +1,114 @@
+"""boto3 clients and error translation shared by the AWS tables.
+
+Clients are made once per (profile, region) under a lock: boto3 sessions are not thread-safe,
+clients are, and the fetcher calls from several threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from vpnsql.errors import CredentialsError, ProviderError
+from vpnsql.tables import Settings
+
+_lock = threading.Lock()
+_clients: dict[tuple[str | None, str, int], Any] = {}
+
+CREDENTIALS_HINT = (
+    "configure AWS credentials (aws configure, AWS_PROFILE or --profile, "
+    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, aws sso login), or try --sandbox"
+)
+_AUTH_CODES = {
+    "AuthFailure",
+    "UnauthorizedOperation",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "RequestExpired",
+    "SignatureDoesNotMatch",
+}
+
+
+def ec2(region: str, settings: Settings) -> Any:
+    """A cached EC2 client for the region, with the standard retry mode unless configured."""
+    key = (settings.profile, region, settings.max_concurrency)
+    with _lock:
+        client = _clients.get(key)
+        if client is None:
+            with translated_errors(region):
+                import boto3
+                from botocore.config import Config
+
+                session = boto3.session.Session(profile_name=settings.profile)
+                mode = session._session.get_config_variable("retry_mode") or "standard"
+                config = Config(
+                    retries={"mode": mode},
+                    max_pool_connections=max(10, settings.max_concurrency),
+                )
+                client = session.client("ec2", region_name=region, config=config)
+            _clients[key] = client
+    return client
+
+
+def default_region(settings: Settings) -> str | None:
+    """The region of the AWS configuration (profile, AWS_REGION, AWS_DEFAULT_REGION)."""
+    import botocore.session
+    from botocore.exceptions import ProfileNotFound
+
+    try:
+        return botocore.session.Session(profile=settings.profile).get_config_variable("region")
+    except ProfileNotFound as err:
+        raise CredentialsError(str(err), provider="aws", hint=CREDENTIALS_HINT) from None
+
+
+@contextmanager
+def translated_errors(region: str, target: str | None = None) -> Iterator[None]:
+    """Turn botocore's exceptions into vpnsql errors that keep the AWS error code."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+        ProfileNotFound,
+    )
+
+    try:
+        yield
+    except ClientError as err:
+        error = err.response.get("Error", {})
+        code = error.get("Code")
+        raise ProviderError(
+            error.get("Message") or str(err),
+            provider="aws",
+            code=code,
+            region=region,
+            target=target,
+            hint=CREDENTIALS_HINT if code in _AUTH_CODES else None,
+        ) from None
+    except (NoCredentialsError, PartialCredentialsError, ProfileNotFound, NoRegionError) as err:
+        raise CredentialsError(
+            str(err), provider="aws", region=region, target=target, hint=CREDENTIALS_HINT
+        ) from None
+    except BotoCoreError as err:
+        raise ProviderError(
+            str(err), provider="aws", code=type(err).__name__, region=region, target=target
+        ) from None
+
+
+def time(value: str | None) -> datetime | None:
+    """AWS's "YYYY-MM-DD HH:MM:SS" (UTC) as a naive UTC datetime; "-" and empty are NULL."""
+    if not value or value == "-":
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+
+
+def number(value: str | None) -> int | None:
+    """A counter the API sends as a string, as an int; missing is NULL."""
+    if value is None or value in ("", "-"):
+        return None
+    return int(value)

@@ -1,0 +1,244 @@
+"""aws.ec2_api: Client VPN connections and endpoints (EC2 API).
+
+Reads top to bottom: the shared params, each table's declaration, then its fetch function.
+Every API string that is really a number or a time is typed here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from vpnsql.tables import Column, FetchRequest, Param, Row, Table
+from vpnsql_providers.aws.client import default_region, ec2, number, time, translated_errors
+
+MAX_RESULTS = 1000  # the API's maximum page size (5..1000)
+
+REGION = Param(
+    "region",
+    "The AWS region of the endpoint; defaults to the region of the AWS configuration.",
+    required=True,
+    pattern=r"[a-z]{2}(-[a-z]+)+-\d+",
+    example="us-east-1",
+    default=default_region,
+)
+ENDPOINT_ID = Param(
+    "ClientVpnEndpointId",
+    "The ID of the Client VPN endpoint.",
+    required=True,
+    pattern=r"cvpn-endpoint-[0-9a-f]{8,32}",
+    example="cvpn-endpoint-0123456789abcdef0",
+)
+
+
+def fetch_connections(request: FetchRequest) -> Iterator[list[Row]]:
+    """DescribeClientVpnConnections, every page (NextToken) until the end or the limit."""
+    region = request.params["region"]
+    endpoint_id = request.params["ClientVpnEndpointId"]
+    api_filters = {"connectionId": "connection-id", "username": "username"}
+    kwargs: dict[str, Any] = {
+        "ClientVpnEndpointId": endpoint_id,
+        "MaxResults": _page_size(request.limit),
+        "Filters": [
+            {"Name": api_filters[name], "Values": list(values)}
+            for name, values in request.filters.items()
+        ],
+    }
+    client = ec2(region, request.settings)
+    yield from _pages(
+        lambda **kw: client.describe_client_vpn_connections(**kwargs, **kw),
+        "Connections",
+        lambda record: _connection(record, region),
+        request.limit,
+        region,
+        endpoint_id,
+    )
+
+
+def _connection(record: dict[str, Any], region: str) -> Row:
+    status = record.get("Status")
+    return {
+        "clientVpnEndpointId": record.get("ClientVpnEndpointId"),
+        "timestamp": time(record.get("Timestamp")),
+        "connectionId": record.get("ConnectionId"),
+        "username": record.get("Username"),
+        "connectionEstablishedTime": time(record.get("ConnectionEstablishedTime")),
+        "ingressBytes": number(record.get("IngressBytes")),
+        "egressBytes": number(record.get("EgressBytes")),
+        "ingressPackets": number(record.get("IngressPackets")),
+        "egressPackets": number(record.get("EgressPackets")),
+        "clientIp": record.get("ClientIp"),
+        "clientIpv6Address": record.get("ClientIpv6Address"),
+        "commonName": record.get("CommonName"),
+        "status": {"code": status.get("Code"), "message": status.get("Message")}
+        if status
+        else None,
+        "connectionEndTime": time(record.get("ConnectionEndTime")),
+        "postureComplianceStatusSet": record.get("PostureComplianceStatusSet"),
+        "region": region,
+    }
+
+
+CLIENT_VPN_CONNECTIONS = Table(
+    provider="aws",
+    service="ec2_api",
+    resource="client_vpn_connections",
+    description=(
+        "Active client connections, and connections terminated within the last 60 minutes, "
+        "of a Client VPN endpoint (DescribeClientVpnConnections)."
+    ),
+    columns=(
+        Column(
+            "clientVpnEndpointId",
+            "VARCHAR",
+            "The ID of the Client VPN endpoint to which the client is connected.",
+        ),
+        Column(
+            "timestamp", "TIMESTAMP", "The current date and time (UTC), as reported by the API."
+        ),
+        Column("connectionId", "VARCHAR", "The ID of the client connection."),
+        Column(
+            "username",
+            "VARCHAR",
+            "The user name of the client (Active Directory or SAML authentication only).",
+        ),
+        Column(
+            "connectionEstablishedTime",
+            "TIMESTAMP",
+            "When the client connection was established (UTC).",
+        ),
+        Column("ingressBytes", "BIGINT", "The number of bytes sent by the client."),
+        Column("egressBytes", "BIGINT", "The number of bytes received by the client."),
+        Column("ingressPackets", "BIGINT", "The number of packets sent by the client."),
+        Column("egressPackets", "BIGINT", "The number of packets received by the client."),
+        Column("clientIp", "VARCHAR", "The IP address of the client inside the VPN."),
+        Column("clientIpv6Address", "VARCHAR", "The IPv6 address of the client, if any."),
+        Column(
+            "commonName",
+            "VARCHAR",
+            "The common name of the client certificate, or the Active Directory user name.",
+        ),
+        Column(
+            "status",
+            "STRUCT(code VARCHAR, message VARCHAR)",
+            "The connection status: active, failed-to-terminate, terminating or terminated.",
+        ),
+        Column(
+            "connectionEndTime",
+            "TIMESTAMP",
+            "When the connection was terminated (UTC); NULL while it is active.",
+        ),
+        Column(
+            "postureComplianceStatusSet",
+            "VARCHAR[]",
+            "Posture compliance statuses from the client connect handler, if any.",
+        ),
+        Column("region", "VARCHAR", "The AWS region of the endpoint."),
+    ),
+    params=(
+        ENDPOINT_ID,
+        REGION,
+        Param("connectionId", "Pushed down as the API filter connection-id."),
+        Param("username", "Pushed down as the API filter username."),
+    ),
+    fetch=fetch_connections,
+)
+
+
+def fetch_endpoints(request: FetchRequest) -> Iterator[list[Row]]:
+    """DescribeClientVpnEndpoints for one region, every page."""
+    region = request.params["region"]
+    kwargs: dict[str, Any] = {"MaxResults": _page_size(request.limit)}
+    if ids := request.filters.get("clientVpnEndpointId"):
+        kwargs["ClientVpnEndpointIds"] = list(ids)
+    client = ec2(region, request.settings)
+    yield from _pages(
+        lambda **kw: client.describe_client_vpn_endpoints(**kwargs, **kw),
+        "ClientVpnEndpoints",
+        lambda record: _endpoint(record, region),
+        request.limit,
+        region,
+        None,
+    )
+
+
+def _endpoint(record: dict[str, Any], region: str) -> Row:
+    status = record.get("Status")
+    return {
+        "clientVpnEndpointId": record.get("ClientVpnEndpointId"),
+        "description": record.get("Description"),
+        "status": {"code": status.get("Code"), "message": status.get("Message")}
+        if status
+        else None,
+        "creationTime": time(record.get("CreationTime")),
+        "dnsName": record.get("DnsName"),
+        "clientCidrBlock": record.get("ClientCidrBlock"),
+        "vpcId": record.get("VpcId"),
+        "transportProtocol": record.get("TransportProtocol"),
+        "vpnPort": record.get("VpnPort"),
+        "splitTunnel": record.get("SplitTunnel"),
+        "region": region,
+    }
+
+
+CLIENT_VPN_ENDPOINTS = Table(
+    provider="aws",
+    service="ec2_api",
+    resource="client_vpn_endpoints",
+    description="The Client VPN endpoints of a region (DescribeClientVpnEndpoints).",
+    columns=(
+        Column("clientVpnEndpointId", "VARCHAR", "The ID of the Client VPN endpoint."),
+        Column("description", "VARCHAR", "The endpoint's description."),
+        Column(
+            "status",
+            "STRUCT(code VARCHAR, message VARCHAR)",
+            "The endpoint status: code is pending-associate, available, deleting or deleted.",
+        ),
+        Column("creationTime", "TIMESTAMP", "When the endpoint was created (UTC)."),
+        Column("dnsName", "VARCHAR", "The DNS name clients use to connect."),
+        Column("clientCidrBlock", "VARCHAR", "The IPv4 range client addresses are assigned from."),
+        Column("vpcId", "VARCHAR", "The ID of the VPC the endpoint is associated with."),
+        Column("transportProtocol", "VARCHAR", "tcp or udp."),
+        Column("vpnPort", "INTEGER", "The port clients connect to."),
+        Column("splitTunnel", "BOOLEAN", "Whether split-tunnel is enabled."),
+        Column("region", "VARCHAR", "The AWS region of the endpoint."),
+    ),
+    params=(
+        REGION,
+        Param(
+            "clientVpnEndpointId",
+            "Pushed down as the API's ClientVpnEndpointIds.",
+            pattern=ENDPOINT_ID.pattern,
+            example=ENDPOINT_ID.example,
+        ),
+    ),
+    fetch=fetch_endpoints,
+)
+
+TABLES = (CLIENT_VPN_CONNECTIONS, CLIENT_VPN_ENDPOINTS)
+
+
+def _page_size(limit: int | None) -> int:
+    return MAX_RESULTS if limit is None else max(5, min(limit, MAX_RESULTS))
+
+
+def _pages(
+    call: Any,
+    key: str,
+    to_row: Any,
+    limit: int | None,
+    region: str,
+    target: str | None,
+) -> Iterator[list[Row]]:
+    """Follow NextToken to the end (or until `limit` rows), translating AWS errors."""
+    seen = 0
+    token: str | None = None
+    while True:
+        with translated_errors(region, target):
+            response = call(**({"NextToken": token} if token else {}))
+        rows = [to_row(record) for record in response.get(key, [])]
+        seen += len(rows)
+        yield rows
+        token = response.get("NextToken")
+        if not token or (limit is not None and seen >= limit):
+            return

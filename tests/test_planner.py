@@ -1,0 +1,217 @@
+"""The planner with literal SQL: which calls a statement needs, and which errors it raises."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from vpnsql.errors import ParamError, SqlSyntaxError, UnknownTableError, UnsupportedStatementError
+from vpnsql.planner import Call, plan, plan_statement, split_statements
+from vpnsql.registry import Registry
+from vpnsql.tables import Settings
+from vpnsql_providers.aws import PROVIDER
+
+EP = "cvpn-endpoint-0a1b2c3d4e5f60001"
+EP2 = "cvpn-endpoint-0a1b2c3d4e5f60002"
+CONNS = "aws.ec2_api.client_vpn_connections"
+REGISTRY = Registry([PROVIDER])
+
+
+@pytest.fixture(autouse=True)
+def no_default_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plans must not depend on the machine's AWS configuration."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+
+
+def calls(sql: str) -> tuple[Call, ...]:
+    return plan_statement(sql, REGISTRY, Settings()).calls
+
+
+def params(sql: str) -> list[dict[str, str]]:
+    return [dict(c.params) for c in calls(sql)]
+
+
+def test_equality_constraints_become_one_call() -> None:
+    sql = f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}' AND region = 'us-east-1'"
+    assert params(sql) == [{"ClientVpnEndpointId": EP, "region": "us-east-1"}]
+
+
+def test_column_names_match_case_insensitively_and_either_side() -> None:
+    sql = f"SELECT * FROM {CONNS} WHERE '{EP}' = clientvpnendpointid AND REGION = 'eu-west-1'"
+    assert params(sql) == [{"ClientVpnEndpointId": EP, "region": "eu-west-1"}]
+
+
+def test_in_lists_fan_out_as_cartesian_product() -> None:
+    sql = (
+        f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId IN ('{EP}', '{EP2}') "
+        "AND region IN ('us-east-1', 'eu-west-1')"
+    )
+    assert len(calls(sql)) == 4
+    assert {(p["ClientVpnEndpointId"], p["region"]) for p in params(sql)} == {
+        (e, r) for e in (EP, EP2) for r in ("us-east-1", "eu-west-1")
+    }
+
+
+def test_contradictory_constraints_make_no_call() -> None:
+    sql = (
+        f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}' "
+        "AND region = 'us-east-1' AND region = 'eu-west-1'"
+    )
+    assert calls(sql) == ()
+
+
+def test_missing_required_param_names_it_with_an_example() -> None:
+    with pytest.raises(ParamError) as caught:
+        calls(f"SELECT * FROM {CONNS} WHERE region = 'us-east-1'")
+    assert "ClientVpnEndpointId" in caught.value.message
+    assert "ClientVpnEndpointId = 'cvpn-endpoint-" in (caught.value.hint or "")
+
+
+def test_missing_region_without_default_is_an_error() -> None:
+    with pytest.raises(ParamError, match="needs region"):
+        calls(f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}'")
+
+
+def test_missing_region_uses_the_configured_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-southeast-2")
+    sql = f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}'"
+    assert params(sql) == [{"ClientVpnEndpointId": EP, "region": "ap-southeast-2"}]
+
+
+def test_required_param_under_or_is_refused_not_defaulted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    sql = (
+        f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}' "
+        "AND (region = 'us-east-1' OR region = 'eu-west-1')"
+    )
+    with pytest.raises(ParamError, match="cannot plan"):
+        calls(sql)
+
+
+@pytest.mark.parametrize(
+    "predicate",
+    [
+        "region = 'us-east'",
+        "region = 5",
+        "region = NULL",
+        "ClientVpnEndpointId = 'endpoint-1' AND region = 'us-east-1'",
+        "region IN ('us-east-1', 'Robert''); DROP TABLE x')",
+    ],
+)
+def test_invalid_literals_are_errors(predicate: str) -> None:
+    sql = f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}' AND {predicate}"
+    with pytest.raises(ParamError, match=r"valid|string literal"):
+        calls(sql)
+
+
+def test_username_and_connection_id_push_down_as_filters() -> None:
+    sql = (
+        f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}' AND region = 'us-east-1' "
+        "AND username = 'bob' AND connectionId IN ('cvpn-connection-1', 'cvpn-connection-2')"
+    )
+    (call,) = calls(sql)
+    assert dict(call.filters) == {
+        "connectionId": ("cvpn-connection-1", "cvpn-connection-2"),
+        "username": ("bob",),
+    }
+
+
+def test_other_predicates_are_not_pushed_down() -> None:
+    sql = (
+        f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}' AND region = 'us-east-1' "
+        "AND username LIKE 'b%' AND ingressBytes > 10"
+    )
+    (call,) = calls(sql)
+    assert call.filters == ()
+    assert call.limit is None
+
+
+BASE = f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}' AND region = 'us-east-1'"
+
+
+@pytest.mark.parametrize(
+    ("sql", "limit"),
+    [
+        (f"{BASE} LIMIT 5", 5),
+        (f"{BASE} AND username = 'bob' LIMIT 5 OFFSET 10", 15),
+        (f"{BASE} ORDER BY ingressBytes DESC LIMIT 5", None),
+        (f"{BASE} AND ingressBytes > 0 LIMIT 5", None),
+        (f"SELECT count(*) FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}' "
+         "AND region = 'us-east-1' LIMIT 5", None),
+        (f"SELECT DISTINCT username FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}' "
+         "AND region = 'us-east-1' LIMIT 5", None),
+        (BASE, None),
+    ],
+)  # fmt: skip
+def test_limit_stops_paging_only_when_nothing_else_filters(sql: str, limit: int | None) -> None:
+    (call,) = calls(sql)
+    assert call.limit == limit
+
+
+def test_alias_qualified_constraints_apply_to_their_own_reference() -> None:
+    sql = (
+        f"SELECT * FROM {CONNS} a JOIN {CONNS} b ON a.username = b.username "
+        f"WHERE a.ClientVpnEndpointId = '{EP}' AND a.region = 'us-east-1' "
+        f"AND b.ClientVpnEndpointId = '{EP2}' AND b.region = 'us-east-1' AND b.username = 'bob'"
+    )
+    by_endpoint = {dict(c.params)["ClientVpnEndpointId"]: c for c in calls(sql)}
+    assert by_endpoint[EP].filters == ()
+    assert dict(by_endpoint[EP2].filters) == {"username": ("bob",)}
+
+
+def test_references_with_the_same_params_share_one_unfiltered_call() -> None:
+    sql = (
+        f"SELECT * FROM {CONNS} a, {CONNS} b WHERE a.ClientVpnEndpointId = '{EP}' "
+        f"AND a.region = 'us-east-1' AND b.ClientVpnEndpointId = '{EP}' "
+        "AND b.region = 'us-east-1' AND b.username = 'bob'"
+    )
+    (call,) = calls(sql)
+    assert call.filters == ()
+
+
+def test_tables_are_found_in_ctes_subqueries_and_unions() -> None:
+    where = "WHERE ClientVpnEndpointId = '{}' AND region = 'us-east-1'"
+    sql = (
+        f"WITH c AS (SELECT * FROM {CONNS} {where.format(EP)}) "
+        f"SELECT * FROM c WHERE username IN (SELECT username FROM {CONNS} {where.format(EP2)}) "
+        "UNION ALL SELECT * FROM aws.ec2_api.client_vpn_endpoints WHERE region = 'eu-west-1'"
+    )
+    found = {(c.table.resource, tuple(sorted(dict(c.params).values()))) for c in calls(sql)}
+    assert found == {
+        ("client_vpn_connections", (EP, "us-east-1")),
+        ("client_vpn_connections", (EP2, "us-east-1")),
+        ("client_vpn_endpoints", ("eu-west-1",)),
+    }
+
+
+def test_unknown_table_suggests_the_nearest_name() -> None:
+    with pytest.raises(UnknownTableError) as caught:
+        calls("SELECT * FROM aws.ec2_api.client_vpn_connection WHERE region = 'us-east-1'")
+    assert CONNS in (caught.value.hint or "")
+
+
+def test_writing_into_a_virtual_table_is_refused() -> None:
+    with pytest.raises(UnsupportedStatementError):
+        calls(f"INSERT INTO {CONNS} SELECT * FROM {CONNS}")
+
+
+def test_syntax_error_reports_line_and_column() -> None:
+    with pytest.raises(SqlSyntaxError, match="line 2, column"):
+        calls(f"SELECT *\nFROM {CONNS} WHERE (region = 'x'")
+
+
+def test_statements_without_virtual_tables_need_no_calls() -> None:
+    assert calls("SELECT 42 AS answer") == ()
+    assert calls("SUMMARIZE SELECT 1") == ()
+
+
+def test_split_keeps_each_statement_exactly_as_written() -> None:
+    text = "SELECT 'a;b' AS x; -- a comment; with a semicolon\nSELECT 2 ;\n;"
+    assert split_statements(text) == [
+        "SELECT 'a;b' AS x",
+        "-- a comment; with a semicolon\nSELECT 2",
+    ]
+    assert [s.text for s in plan(text, REGISTRY)] == split_statements(text)

@@ -1,0 +1,233 @@
+"""The `vpnsql` command: argument parsing, exit codes, and the only place errors become text.
+
+Heavy modules (duckdb, sqlglot, boto3, moto) are imported inside the functions that need them so
+`vpnsql --help` and `--version` stay instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from vpnsql import __version__
+
+if TYPE_CHECKING:
+    from vpnsql.session import Session
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
+FORMATS = ("table", "json", "jsonl", "csv")  # mirrors vpnsql.output.FORMATS without importing it
+QUIET_STATEMENTS = ("Create", "Insert", "Update", "Delete", "Drop", "Alter", "Set", "Use")
+
+EPILOG = """\
+examples:
+  vpnsql --sandbox -e "SELECT connectionId, username, ingressBytes
+                       FROM aws.ec2_api.client_vpn_connections
+                       WHERE ClientVpnEndpointId = 'cvpn-endpoint-0a1b2c3d4e5f60001'
+                         AND region = 'us-east-1'"
+  vpnsql -f audit.sql --output csv > audit.csv
+  vpnsql sandbox            serve the local fake clouds for other tools
+
+exit codes: 0 ok, 1 query/API/auth error, 2 usage error, 130 interrupted
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vpnsql",
+        description="SQL over VPN client connections (AWS Client VPN, ...).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "-e",
+        "--execute",
+        action="append",
+        default=[],
+        metavar="SQL",
+        help="statements to run (repeatable; ';' separates statements)",
+    )
+    parser.add_argument("-f", "--file", metavar="FILE", help="read statements from FILE")
+    parser.add_argument(
+        "-o", "--output", choices=FORMATS, default="table", help="result format (default: table)"
+    )
+    parser.add_argument("--no-header", action="store_true", help="csv/table without header row")
+    parser.add_argument("--profile", help="AWS credentials profile")
+    parser.add_argument(
+        "--max-concurrency",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="API calls in flight at once (default: 8)",
+    )
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="run against a local emulated cloud with demo data (no account needed)",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action="version", version=f"vpnsql {__version__}")
+    return parser
+
+
+def build_sandbox_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vpnsql sandbox",
+        description="Serve the local emulated clouds (with demo data) until Ctrl-C, and print "
+        "the environment other tools need to use them.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=5000, help="port (0 picks a free one)")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, metavar="SECONDS", help="delay added to each call"
+    )
+    parser.add_argument("--no-demo", action="store_true", help="start empty, without demo data")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args_list
+    try:
+        if args_list[:1] == ["sandbox"]:
+            return _serve_sandbox(build_sandbox_parser().parse_args(args_list[1:]))
+        return _run(build_parser().parse_args(args_list))
+    except KeyboardInterrupt:
+        print("vpnsql: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except Exception as err:
+        if debug:
+            raise
+        return _report(err)
+
+
+def _report(err: Exception) -> int:
+    """Print an error as one clear message (and a hint); return its exit code."""
+    from vpnsql.errors import VpnsqlError
+
+    if isinstance(err, VpnsqlError):
+        print(f"vpnsql: error: {err.message}", file=sys.stderr)
+        if err.hint:
+            print(f"hint: {err.hint}", file=sys.stderr)
+        return err.exit_code
+    import duckdb
+
+    if isinstance(err, duckdb.Error):
+        print(f"vpnsql: error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"vpnsql: internal error: {type(err).__name__}: {err}", file=sys.stderr)
+    print("hint: run again with --debug for the traceback, and report it", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _read_sql(args: argparse.Namespace) -> str | None:
+    from vpnsql.errors import UsageError
+
+    parts = list(args.execute)
+    if args.file:
+        try:
+            with open(args.file, encoding="utf-8") as handle:
+                parts.append(handle.read())
+        except OSError as err:
+            raise UsageError(f"cannot read {args.file}: {err.strerror}") from None
+    if not parts and not sys.stdin.isatty():
+        parts.append(sys.stdin.read())
+    if not parts:
+        return None
+    return ";\n".join(parts)
+
+
+def _run(args: argparse.Namespace) -> int:
+    sql = _read_sql(args)
+    if sql is None:
+        build_parser().print_help()
+        return EXIT_OK
+    with _maybe_sandbox(args.sandbox):
+        from vpnsql.session import Session
+        from vpnsql.tables import Settings
+
+        session = Session(settings=Settings(args.profile, args.max_concurrency))
+        _print_results(session, sql, args)
+    return EXIT_OK
+
+
+def _print_results(session: Session, sql: str, args: argparse.Namespace) -> None:
+    from vpnsql import output
+
+    first = True
+    for statement in session.plan(sql):
+        relation = session.run(statement)
+        kind = type(statement.expression).__name__
+        if relation is None or kind in QUIET_STATEMENTS:
+            continue
+        if not first and args.output == "table":
+            sys.stdout.write("\n")
+        output.write(relation, args.output, sys.stdout, header=not args.no_header)
+        sys.stdout.flush()
+        first = False
+
+
+@contextmanager
+def _maybe_sandbox(enabled: bool) -> Iterator[None]:
+    """With --sandbox, run against a fresh local cloud and nothing of the real configuration."""
+    if not enabled:
+        yield
+        return
+    from vpnsql import sandbox
+
+    running = sandbox.start()
+    saved = dict(os.environ)
+    try:
+        os.environ.update(_isolated_env(running.env()))
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_EC2"):
+            os.environ.pop(name, None)
+        print(f"vpnsql: using the sandbox at {running.endpoint_url}", file=sys.stderr)
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        running.stop()
+
+
+def _isolated_env(env: dict[str, str]) -> dict[str, str]:
+    """The sandbox's variables, with real AWS config files hidden so nothing leaks to AWS."""
+    return {**env, "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+
+
+def _serve_sandbox(args: argparse.Namespace) -> int:
+    import threading
+
+    from vpnsql import sandbox
+
+    running = sandbox.start(
+        host=args.host, port=args.port, demo=not args.no_demo, latency=args.latency
+    )
+    for name, value in running.env().items():
+        print(f"export {name}={value}")
+    sys.stdout.flush()
+    print(f"vpnsql: sandbox serving on {running.endpoint_url}; Ctrl-C stops it", file=sys.stderr)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("vpnsql: sandbox stopped", file=sys.stderr)
+    finally:
+        running.stop()
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Typed errors of the library.
+
+The library raises these; only the edges (CLI, shell) turn them into text and exit codes, so a
+notebook user gets an exception they can catch and a CLI user gets one clear line.
+"""
+
+from __future__ import annotations
+
+
+class VpnsqlError(Exception):
+    """Base of every error vpnsql reports to a user; `hint` says what to do about it."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(VpnsqlError):
+    """The command line itself is wrong (exit 2)."""
+
+    exit_code = 2
+
+
+class SqlSyntaxError(VpnsqlError):
+    """The statement does not parse; the message carries line and column."""
+
+
+class UnknownTableError(VpnsqlError):
+    """A `provider.service.resource` name that no provider declares."""
+
+
+class ParamError(VpnsqlError):
+    """A required param is missing, or a param's literal is not a valid value."""
+
+
+class UnsupportedStatementError(VpnsqlError):
+    """A statement vpnsql cannot run as asked (e.g. writing into a virtual table)."""
+
+
+class ProviderError(VpnsqlError):
+    """An API call failed; keeps the cloud's own error code and where the call went."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        code: str | None = None,
+        region: str | None = None,
+        target: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        where = ", ".join(p for p in (provider, region, target) if p)
+        prefix = f"{code}: " if code else ""
+        super().__init__(f"{prefix}{message} ({where})", hint=hint)
+        self.provider = provider
+        self.code = code
+        self.region = region
+        self.target = target
+
+
+class CredentialsError(ProviderError):
+    """No usable credentials for a provider; the hint says how to configure them."""
+
+
+class QueryError(VpnsqlError):
+    """DuckDB rejected or failed the user's SQL after the virtual tables were loaded."""

@@ -1,0 +1,129 @@
+"""Render query results for people (table) and for programs (json, jsonl, csv).
+
+Rows are read from DuckDB in Arrow batches, so the machine formats stream instead of holding
+the whole result as Python objects. Values keep their types: JSON numbers stay numbers,
+timestamps are ISO-8601 UTC, STRUCTs are objects, NULL is null.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import IO, Any
+from uuid import UUID
+
+import duckdb
+
+FORMATS = ("table", "json", "jsonl", "csv")
+BATCH_ROWS = 10_000
+
+
+def write(relation: duckdb.DuckDBPyRelation, fmt: str, out: IO[str], header: bool = True) -> None:
+    """Write the whole result to `out` in `fmt` (one of FORMATS)."""
+    writers = {"table": _table, "json": _json, "jsonl": _jsonl, "csv": _csv}
+    writers[fmt](relation, out, header)
+
+
+def _batches(relation: duckdb.DuckDBPyRelation) -> Iterator[list[tuple[Any, ...]]]:
+    reader = relation.fetch_record_batch(BATCH_ROWS)
+    for batch in reader:
+        columns = [column.to_pylist() for column in batch.columns]
+        yield list(zip(*columns, strict=True))
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-able stand-in for the leaf values json cannot encode itself."""
+    if isinstance(value, datetime):
+        text = value.isoformat()
+        return text + "Z" if value.tzinfo is None else text
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, UUID):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=_plain, ensure_ascii=False)
+
+
+def _records(relation: duckdb.DuckDBPyRelation) -> Iterator[str]:
+    names = relation.columns
+    for rows in _batches(relation):
+        for row in rows:
+            yield _dumps(dict(zip(names, row, strict=True)))
+
+
+def _json(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> None:
+    out.write("[")
+    for index, record in enumerate(_records(relation)):
+        out.write(",\n " if index else "\n ")
+        out.write(record)
+    out.write("\n]\n")
+
+
+def _jsonl(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> None:
+    for record in _records(relation):
+        out.write(record + "\n")
+
+
+def _csv(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> None:
+    writer = csv.writer(out, lineterminator="\r\n")
+    if header:
+        writer.writerow(relation.columns)
+    for rows in _batches(relation):
+        writer.writerows([_csv_cell(v) for v in row] for row in rows)
+
+
+def _csv_cell(value: Any) -> Any:
+    """Nested values become JSON text; timestamps ISO-8601; NULL an empty field."""
+    if isinstance(value, dict | list):
+        return _dumps(value)
+    if isinstance(value, datetime | date | time | Decimal | timedelta | bytes | UUID):
+        return _plain(value)
+    return value
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, dict | list):
+        return _dumps(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return str(value)
+
+
+def _table(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> None:
+    """An aligned grid sized to its content; numbers right-aligned; a row count below."""
+    names = relation.columns
+    numeric = [_is_numeric(str(t)) for t in relation.types]
+    rows = [[_text(v) for v in row] for batch in _batches(relation) for row in batch]
+    widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
+
+    def line(cells: list[str]) -> str:
+        parts = zip(cells, widths, numeric, strict=True)
+        return " | ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in parts).rstrip()
+
+    if header:
+        out.write(line(list(names)) + "\n")
+        out.write(line(["-" * w for w in widths]).replace(" | ", "-+-") + "\n")
+    for row in rows:
+        out.write(line(row) + "\n")
+    out.write(f"({len(rows)} row{'' if len(rows) == 1 else 's'})\n")
+
+
+def _is_numeric(type_name: str) -> bool:
+    return type_name.split("(")[0] in {
+        "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+        "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
+    }  # fmt: skip

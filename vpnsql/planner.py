@@ -1,0 +1,318 @@
+"""SQL text -> what to fetch. Pure: no I/O, no DuckDB, no cloud.
+
+The planner finds every virtual table a statement reads (in joins, CTEs, subqueries, unions),
+reads the AND-ed `col = literal` / `col IN (literals)` constraints that apply to each reference,
+and turns them into API calls: required params fan out (one call per combination of values),
+optional params become API filters, and a LIMIT that nothing else could shrink stops paging
+early. DuckDB later re-applies the whole statement, so a plan may fetch more rows than needed
+but never fewer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+from sqlglot.tokens import TokenType
+
+from vpnsql.errors import ParamError, SqlSyntaxError, UnsupportedStatementError
+from vpnsql.registry import Registry
+from vpnsql.tables import Param, Settings, Table
+
+DIALECT = "duckdb"
+_NOT_LITERAL = object()
+_TOKEN_REPR = re.compile(r"<Token token_type: [\w.]+, text: (.*?), line: \d+.*?>")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One fetch: single values of the required params, filter values, and a row limit."""
+
+    table: Table
+    params: tuple[tuple[str, str], ...]
+    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of the user's input: its exact text and the calls that feed it."""
+
+    text: str
+    expression: exp.Expression | None
+    calls: tuple[Call, ...] = ()
+
+    @property
+    def tables(self) -> tuple[Table, ...]:
+        """The virtual tables to materialize, each once, in first-seen order."""
+        return tuple(dict.fromkeys(call.table for call in self.calls))
+
+
+@dataclass
+class _Reference:
+    """A virtual table as it appears once in a statement, with what its scope says about it."""
+
+    table: Table
+    values: dict[str, set[str]] = field(default_factory=dict)
+    limit: int | None = None
+
+
+def split_statements(text: str) -> list[str]:
+    """Split on top-level `;`, keeping each statement's text exactly as the user wrote it."""
+    try:
+        tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
+    except sqlglot.errors.TokenError as err:
+        raise SqlSyntaxError(f"cannot read the SQL: {err}") from None
+    pieces: list[str] = []
+    start = 0
+    for token in [*tokens, None]:
+        if token is None or token.token_type == TokenType.SEMICOLON:
+            end = len(text) if token is None else token.start
+            chunk = text[start:end]
+            if any(start <= t.start < end for t in tokens):
+                pieces.append(chunk.strip())
+            start = end + 1
+    return pieces
+
+
+def plan(text: str, registry: Registry, settings: Settings | None = None) -> list[Statement]:
+    """Plan every statement of `text`."""
+    settings = settings or Settings()
+    return [plan_statement(piece, registry, settings) for piece in split_statements(text)]
+
+
+def plan_statement(text: str, registry: Registry, settings: Settings) -> Statement:
+    """Plan one statement: which calls to make before DuckDB runs `text` unchanged."""
+    try:
+        expression = sqlglot.parse_one(text, read=DIALECT)
+    except ParseError as err:
+        if _mentions_provider(text, registry):
+            raise _syntax_error(err) from None
+        # Not ours to judge: DuckDB's grammar is wider than sqlglot's, let DuckDB answer.
+        return Statement(text, None)
+    references = list(_references(expression, registry))
+    calls: list[Call] = []
+    for table, refs in _group_by_table(references).items():
+        calls.extend(_calls_for(table, refs, settings))
+    return Statement(text, expression, tuple(calls))
+
+
+def _mentions_provider(text: str, registry: Registry) -> bool:
+    tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
+    return any(
+        registry.is_provider(a.text) and b.token_type == TokenType.DOT
+        for a, b in itertools.pairwise(tokens)
+    )
+
+
+def _syntax_error(err: ParseError) -> SqlSyntaxError:
+    first = err.errors[0] if err.errors else {}
+    description = _TOKEN_REPR.sub(r"'\1'", str(first.get("description", err)))
+    where = f"line {first['line']}, column {first['col']}: " if "line" in first else ""
+    context = f"{first.get('start_context', '')}>>>{first.get('highlight', '')}<<<"
+    return SqlSyntaxError(f"syntax error at {where}{description}", hint=f"near: {context}")
+
+
+def _references(expression: exp.Expression, registry: Registry) -> Iterator[_Reference]:
+    for node in expression.find_all(exp.Table):
+        if not (node.catalog and node.db and registry.is_provider(node.catalog)):
+            continue
+        table = registry.table(f"{node.catalog}.{node.db}.{node.name}")
+        scope = node.find_ancestor(exp.Select)
+        if scope is None or _is_write_target(node):
+            raise UnsupportedStatementError(
+                f"{table.name} can only be read (SELECT); "
+                f"{expression.key.upper()} on a virtual table is not supported"
+            )
+        yield _read_scope(table, node.alias_or_name, scope)
+
+
+def _is_write_target(node: exp.Table) -> bool:
+    parent = node.parent
+    while isinstance(parent, exp.Schema):
+        parent = parent.parent
+    return isinstance(parent, exp.Insert | exp.Update | exp.Delete | exp.Create | exp.Drop)
+
+
+def _read_scope(table: Table, alias: str, scope: exp.Select) -> _Reference:
+    """Collect constraints on this reference from its SELECT's WHERE and inner-join ONs."""
+    reference = _Reference(table)
+    conjuncts = list(_conjuncts(scope))
+    consumed = 0
+    for conjunct in conjuncts:
+        found = _constraint(conjunct, table, alias)
+        if found is None:
+            continue
+        param, values = found
+        try:
+            checked = {param.validate(v) for v in values}
+        except ValueError as err:
+            raise ParamError(f"{table.name}: {err}") from None
+        previous = reference.values.get(param.name)
+        reference.values[param.name] = checked if previous is None else previous & checked
+        consumed += 1
+    for param in table.required_params:
+        if param.name not in reference.values and _mentions(conjuncts, param, alias):
+            raise ParamError(
+                f"{table.name}: {param.name} is constrained in a way vpnsql cannot plan",
+                hint=f"write {param.name} = '{param.example}' or {param.name} IN (...) "
+                "as a top-level AND condition",
+            )
+    if consumed == len(conjuncts) and _limit_is_final(scope):
+        reference.limit = _literal_int(scope.args["limit"].expression) + _offset(scope)
+    return reference
+
+
+def _conjuncts(scope: exp.Select) -> Iterator[exp.Expression]:
+    where = scope.args.get("where")
+    if where is not None:
+        yield from _flatten_and(where.this)
+    for join in scope.args.get("joins") or []:
+        on = join.args.get("on")
+        if on is not None and not join.side and join.kind in ("", "INNER"):
+            yield from _flatten_and(on)
+
+
+def _flatten_and(node: exp.Expression) -> Iterator[exp.Expression]:
+    node = node.unnest()
+    if isinstance(node, exp.And):
+        for part in node.flatten():
+            yield from _flatten_and(part)
+    else:
+        yield node
+
+
+def _constraint(
+    node: exp.Expression, table: Table, alias: str
+) -> tuple[Param, list[object]] | None:
+    """`col = lit`, `lit = col` or `col IN (lits)` on a param of this reference, else None."""
+    if isinstance(node, exp.EQ):
+        sides = [(node.this, node.expression), (node.expression, node.this)]
+        for column, other in sides:
+            param = _param_of(column, table, alias)
+            value = _literal(other)
+            if param is not None and value is not _NOT_LITERAL:
+                return param, [value]
+    if isinstance(node, exp.In) and not node.args.get("query") and not node.args.get("unnest"):
+        param = _param_of(node.this, table, alias)
+        values = [_literal(v) for v in node.expressions]
+        if param is not None and values and _NOT_LITERAL not in values:
+            return param, values
+    return None
+
+
+def _param_of(node: exp.Expression, table: Table, alias: str) -> Param | None:
+    if not isinstance(node, exp.Column) or (node.table and node.table.lower() != alias.lower()):
+        return None
+    return table.param(node.name)
+
+
+def _mentions(conjuncts: Iterable[exp.Expression], param: Param, alias: str) -> bool:
+    return any(
+        column.name.lower() == param.name.lower()
+        and (not column.table or column.table.lower() == alias.lower())
+        for conjunct in conjuncts
+        for column in conjunct.find_all(exp.Column)
+    )
+
+
+def _literal(node: exp.Expression) -> object:
+    if isinstance(node, exp.Literal):
+        if node.is_string:
+            return node.this
+        number = float(node.this)
+        return int(number) if number.is_integer() and "." not in node.this else number
+    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string:
+        value = _literal(node.this)
+        return -value if isinstance(value, int | float) else _NOT_LITERAL
+    if isinstance(node, exp.Boolean):
+        return node.this
+    if isinstance(node, exp.Null):
+        return None
+    return _NOT_LITERAL
+
+
+def _literal_int(node: exp.Expression | None) -> int | None:
+    value = _literal(node) if node is not None else _NOT_LITERAL
+    return value if isinstance(value, int) and value >= 0 else None
+
+
+def _offset(scope: exp.Select) -> int:
+    offset = scope.args.get("offset")
+    return (_literal_int(offset.expression) or 0) if offset is not None else 0
+
+
+def _limit_is_final(scope: exp.Select) -> bool:
+    """True when the first N rows fetched are rows the query returns, so paging may stop."""
+    limit = scope.args.get("limit")
+    if limit is None or _literal_int(limit.expression) is None:
+        return False
+    offset = scope.args.get("offset")
+    if offset is not None and _literal_int(offset.expression) is None:
+        return False
+    reshaping = ("order", "group", "having", "qualify", "distinct", "joins", "laterals")
+    if any(scope.args.get(key) for key in reshaping):
+        return False
+    return not any(scope.find(kind) for kind in (exp.AggFunc, exp.Window))
+
+
+def _group_by_table(references: list[_Reference]) -> dict[Table, list[_Reference]]:
+    grouped: dict[Table, list[_Reference]] = {}
+    for reference in references:
+        grouped.setdefault(reference.table, []).append(reference)
+    return grouped
+
+
+def _calls_for(table: Table, references: list[_Reference], settings: Settings) -> list[Call]:
+    """Merge every reference of a table into calls, one per distinct set of required params.
+
+    All references share one materialized table, so references that hit the same required
+    params share a call: a filter survives only if every such reference has it (values
+    united), and a limit only if every one has one. That keeps the table free of duplicates.
+    """
+    merged: dict[tuple[tuple[str, str], ...], list[_Reference]] = {}
+    for reference in references:
+        for combination in _fan_out(table, reference, settings):
+            merged.setdefault(combination, []).append(reference)
+    calls = []
+    for params, refs in merged.items():
+        optional = [p.name for p in table.params if not p.required]
+        filters = tuple(
+            (name, tuple(sorted(set().union(*(r.values[name] for r in refs)))))
+            for name in optional
+            if all(name in r.values for r in refs)
+        )
+        limits = [r.limit for r in refs]
+        limit = None if None in limits else max(limits)  # type: ignore[type-var]
+        calls.append(Call(table, params, filters, limit))
+    return calls
+
+
+def _fan_out(
+    table: Table, reference: _Reference, settings: Settings
+) -> list[tuple[tuple[str, str], ...]]:
+    choices: list[list[tuple[str, str]]] = []
+    for param in table.required_params:
+        values = reference.values.get(param.name)
+        if values is None:
+            default = param.default(settings) if param.default else None
+            if default is None:
+                raise ParamError(
+                    f"{table.name} needs {param.name}",
+                    hint=f"add it to the WHERE clause, e.g. {_example_where(table)}",
+                )
+            try:
+                values = {param.validate(default)}
+            except ValueError as err:
+                raise ParamError(f"{table.name}: default {err}") from None
+        choices.append([(param.name, v) for v in sorted(values)])
+    return list(itertools.product(*choices))
+
+
+def _example_where(table: Table) -> str:
+    return " AND ".join(f"{p.name} = '{p.example}'" for p in table.required_params)

@@ -1,0 +1,139 @@
+"""Declarations a provider fills in: tables, their columns, params and methods.
+
+A table is data, not code paths in the engine: adding one means writing a `Table(...)` literal
+and a fetch function. Declarations are validated when constructed so a typo in a provider fails
+at import, not in the middle of a user's query.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Row = dict[str, Any]
+"""One record, keyed by declared column name, values already typed (int, datetime, dict, list)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Run-wide options a provider may need (credentials profile, pool size)."""
+
+    profile: str | None = None
+    max_concurrency: int = 8
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a virtual table: its DuckDB type and a one-sentence description."""
+
+    name: str
+    type: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Param:
+    """A value the API needs or can filter on, taken from `column = literal` in WHERE.
+
+    `name` is the StackQL name users write (matched case-insensitively against the table's
+    columns, since required params are columns too). Required params fan out one call per value;
+    optional ones are pushed down to the API as filters with all their values.
+    """
+
+    name: str
+    description: str
+    required: bool = False
+    pattern: str | None = None
+    example: str = "..."
+    default: Callable[[Settings], str | None] | None = None
+
+    def validate(self, value: object) -> str:
+        """Return the value as the API's string, or raise ValueError saying what was expected."""
+        if not isinstance(value, str):
+            raise ValueError(f"{self.name} takes a string literal such as '{self.example}'")
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            raise ValueError(
+                f"'{value}' is not a valid {self.name} (expected something like '{self.example}')"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    """One API call's worth of input: single values of required params, filter values, limit."""
+
+    params: Mapping[str, str]
+    filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    limit: int | None = None
+    settings: Settings = field(default_factory=Settings)
+
+
+class FetchFunction(Protocol):
+    """Yields pages of typed rows; stops early once `request.limit` rows were yielded."""
+
+    def __call__(self, request: FetchRequest) -> Iterator[list[Row]]: ...
+
+
+@dataclass(frozen=True)
+class Method:
+    """An EXEC method (e.g. client_vpn_connections_Terminate) declared on a table."""
+
+    name: str
+    description: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    function: Callable[..., list[Row]]
+
+
+@dataclass(frozen=True, repr=False)
+class Table:
+    """A virtual table `provider.service.resource` backed by an API call."""
+
+    provider: str
+    service: str
+    resource: str
+    description: str
+    columns: tuple[Column, ...]
+    params: tuple[Param, ...]
+    fetch: FetchFunction
+    methods: tuple[Method, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = [c.name.lower() for c in self.columns]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: duplicate column names")
+        for param in self.params:
+            if param.name.lower() not in names:
+                raise ValueError(f"{self.name}: param {param.name} is not a column")
+
+    def __repr__(self) -> str:
+        return f"Table({self.name})"
+
+    @property
+    def name(self) -> str:
+        return f"{self.provider}.{self.service}.{self.resource}"
+
+    @property
+    def required_params(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if p.required)
+
+    def param(self, name: str) -> Param | None:
+        """The param a column name refers to, case-insensitively (DuckDB's identifier rule)."""
+        lowered = name.lower()
+        return next((p for p in self.params if p.name.lower() == lowered), None)
+
+
+@dataclass(frozen=True)
+class Provider:
+    """What a `vpnsql.providers` entry point returns: a name and its tables."""
+
+    name: str
+    description: str
+    tables: tuple[Table, ...]
+
+    def __post_init__(self) -> None:
+        for table in self.tables:
+            if table.provider != self.name:
+                raise ValueError(f"{table.name} declared under provider {self.name}")
