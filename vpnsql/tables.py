@@ -18,10 +18,15 @@ Row = dict[str, Any]
 
 @dataclass(frozen=True)
 class Settings:
-    """Run-wide options a provider may need (credentials profile, pool size)."""
+    """Run-wide options a provider may need (credentials profile, pool size).
+
+    `state` is per-session scratch space for providers (e.g. SDK clients), so nothing made for
+    one session's credentials or endpoint leaks into another's.
+    """
 
     profile: str | None = None
     max_concurrency: int = 8
+    state: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,7 @@ class Table:
     params: tuple[Param, ...]
     fetch: FetchFunction
     methods: tuple[Method, ...] = ()
+    examples: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         names = [c.name.lower() for c in self.columns]

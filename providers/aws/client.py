@@ -16,7 +16,6 @@ from vpnsql.errors import CredentialsError, ProviderError
 from vpnsql.tables import Settings
 
 _lock = threading.Lock()
-_clients: dict[tuple[str | None, str, int], Any] = {}
 
 CREDENTIALS_HINT = (
     "configure AWS credentials (aws configure, AWS_PROFILE or --profile, "
@@ -33,10 +32,10 @@ _AUTH_CODES = {
 
 
 def ec2(region: str, settings: Settings) -> Any:
-    """A cached EC2 client for the region, with the standard retry mode unless configured."""
-    key = (settings.profile, region, settings.max_concurrency)
+    """The session's EC2 client for the region, with the standard retry mode unless configured."""
     with _lock:
-        client = _clients.get(key)
+        clients = settings.state.setdefault("aws.ec2", {})
+        client = clients.get(region)
         if client is None:
             with translated_errors(region):
                 import boto3
@@ -49,7 +48,7 @@ def ec2(region: str, settings: Settings) -> Any:
                     max_pool_connections=max(10, settings.max_concurrency),
                 )
                 client = session.client("ec2", region_name=region, config=config)
-            _clients[key] = client
+            clients[region] = client
     return client
 
 

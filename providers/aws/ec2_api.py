@@ -142,18 +142,36 @@ CLIENT_VPN_CONNECTIONS = Table(
         Param("username", "Pushed down as the API filter username."),
     ),
     fetch=fetch_connections,
+    examples=(
+        "-- the five biggest uploaders on an endpoint\n"
+        "SELECT connectionId, username, clientIp, status.code AS status, ingressBytes\n"
+        "FROM aws.ec2_api.client_vpn_connections\n"
+        "WHERE ClientVpnEndpointId = 'cvpn-endpoint-0a1b2c3d4e5f60001' AND region = 'us-east-1'\n"
+        "ORDER BY ingressBytes DESC LIMIT 5;",
+        "-- one user's sessions in two regions (username is pushed down as an API filter)\n"
+        "SELECT region, connectionId, connectionEstablishedTime, connectionEndTime\n"
+        "FROM aws.ec2_api.client_vpn_connections\n"
+        "WHERE ClientVpnEndpointId = 'cvpn-endpoint-0a1b2c3d4e5f60001'\n"
+        "  AND region IN ('us-east-1', 'eu-west-1') AND username = 'alice';",
+        "-- traffic per user over the active connections\n"
+        "SELECT coalesce(username, commonName) AS who, count(*) AS sessions,\n"
+        "       sum(ingressBytes + egressBytes) AS bytes\n"
+        "FROM aws.ec2_api.client_vpn_connections\n"
+        "WHERE ClientVpnEndpointId = 'cvpn-endpoint-0a1b2c3d4e5f60001' AND region = 'us-east-1'\n"
+        "  AND status.code = 'active'\n"
+        "GROUP BY who ORDER BY bytes DESC;",
+    ),
 )
 
 
 def fetch_endpoints(request: FetchRequest) -> Iterator[list[Row]]:
     """DescribeClientVpnEndpoints for one region, every page."""
     region = request.params["region"]
-    kwargs: dict[str, Any] = {"MaxResults": _page_size(request.limit)}
-    if ids := request.filters.get("clientVpnEndpointId"):
-        kwargs["ClientVpnEndpointIds"] = list(ids)
     client = ec2(region, request.settings)
     yield from _pages(
-        lambda **kw: client.describe_client_vpn_endpoints(**kwargs, **kw),
+        lambda **kw: client.describe_client_vpn_endpoints(
+            MaxResults=_page_size(request.limit), **kw
+        ),
         "ClientVpnEndpoints",
         lambda record: _endpoint(record, region),
         request.limit,
@@ -203,16 +221,12 @@ CLIENT_VPN_ENDPOINTS = Table(
         Column("splitTunnel", "BOOLEAN", "Whether split-tunnel is enabled."),
         Column("region", "VARCHAR", "The AWS region of the endpoint."),
     ),
-    params=(
-        REGION,
-        Param(
-            "clientVpnEndpointId",
-            "Pushed down as the API's ClientVpnEndpointIds.",
-            pattern=ENDPOINT_ID.pattern,
-            example=ENDPOINT_ID.example,
-        ),
-    ),
+    params=(REGION,),
     fetch=fetch_endpoints,
+    examples=(
+        "SELECT clientVpnEndpointId, description, status.code AS status, vpcId\n"
+        "FROM aws.ec2_api.client_vpn_endpoints WHERE region = 'us-east-1';",
+    ),
 )
 
 TABLES = (CLIENT_VPN_CONNECTIONS, CLIENT_VPN_ENDPOINTS)

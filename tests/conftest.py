@@ -1,0 +1,63 @@
+"""Shared fixtures: one sandbox server on 127.0.0.1 for the run, and isolated AWS settings.
+
+Tests reach the sandbox over real HTTP with the real boto3; nothing of vpnsql is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import vpnsql
+from vpnsql.session import Session
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Any]:
+    from vpnsql import sandbox as sandbox_module
+
+    running = sandbox_module.start(demo=True)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def aws_env(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Point boto3 at the sandbox and hide the machine's own AWS configuration."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_EC2", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in sandbox.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    return sandbox
+
+
+@pytest.fixture
+def session(aws_env: Any) -> Session:
+    return vpnsql.connect()
+
+
+@pytest.fixture
+def new_endpoint(sandbox: Any) -> Callable[..., str]:
+    """Make a fresh endpoint with seeded connections; returns its ID."""
+    from vpnsql.sandbox import seed_connections
+
+    def make(
+        count: int = 0,
+        *,
+        region: str = REGION,
+        connections: list[dict[str, Any]] | None = None,
+        **options: Any,
+    ) -> str:
+        endpoint_id = f"cvpn-endpoint-{uuid.uuid4().hex[:17]}"
+        seed_connections(region, endpoint_id, count, connections=connections, **options)
+        return endpoint_id
+
+    return make
