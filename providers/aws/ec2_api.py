@@ -74,7 +74,7 @@ def _connection(record: dict[str, Any], region: str) -> Row:
         if status
         else None,
         "connectionEndTime": time(record.get("ConnectionEndTime")),
-        "postureComplianceStatusSet": record.get("PostureComplianceStatusSet"),
+        "postureComplianceStatusSet": record.get("PostureComplianceStatuses"),
         "region": region,
     }
 

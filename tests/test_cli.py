@@ -1,0 +1,204 @@
+"""The `vpnsql` command as a user runs it: a real process talking to the sandbox over HTTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+CONNS = "aws.ec2_api.client_vpn_connections"
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vpnsql.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def env(aws_env: Any) -> dict[str, str]:
+    """The test process's environment, which aws_env pointed at the sandbox."""
+    return dict(os.environ)
+
+
+@pytest.fixture
+def endpoint(new_endpoint: Callable[..., str]) -> str:
+    return new_endpoint(
+        connections=[
+            {"Username": "ann", "CommonName": 'Ann "the admin", Jr.\nÜmlaut',
+             "IngressBytes": 12345678901, "Status": "active",
+             "PostureComplianceStatuses": ["compliant"]},
+            {"Username": "bob", "IngressBytes": 5, "Status": "terminated",
+             "ConnectionEndTime": "2099-01-01 00:00:00"},
+        ]
+    )  # fmt: skip
+
+
+def query(endpoint_id: str, columns: str = "*", order: str = " ORDER BY username") -> str:
+    return (
+        f"SELECT {columns} FROM {CONNS} WHERE ClientVpnEndpointId = '{endpoint_id}' "
+        f"AND region = 'us-east-1'{order}"
+    )
+
+
+def assert_clean_error(result: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
+    assert result.returncode == code, result.stderr
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in result.stderr
+
+
+def test_help_imports_no_heavy_module() -> None:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "vpnsql.cli", "--help"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0
+    assert "--sandbox" in result.stdout
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()}
+    assert not imported & {"boto3", "botocore", "duckdb", "sqlglot", "pyarrow", "moto"}
+
+
+def test_version() -> None:
+    from vpnsql import __version__
+
+    assert run("--version").stdout.strip() == f"vpnsql {__version__}"
+
+
+def test_json_output_keeps_types(env: dict[str, str], endpoint: str) -> None:
+    result = run("-e", query(endpoint), "--output", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    ann, bob = json.loads(result.stdout)
+    assert ann["ingressBytes"] == 12345678901
+    assert ann["status"] == {"code": "active", "message": None}
+    assert ann["connectionEndTime"] is None
+    assert ann["postureComplianceStatusSet"] == ["compliant"]
+    assert bob["connectionEndTime"] == "2099-01-01T00:00:00Z"
+    assert ann["commonName"] == 'Ann "the admin", Jr.\nÜmlaut'
+
+
+def test_jsonl_output_is_one_object_per_line(env: dict[str, str], endpoint: str) -> None:
+    result = run("-e", query(endpoint, "username, ingressBytes"), "-o", "jsonl", env=env)
+    lines = result.stdout.splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"username": "ann", "ingressBytes": 12345678901},
+        {"username": "bob", "ingressBytes": 5},
+    ]
+
+
+def test_csv_output_round_trips(env: dict[str, str], endpoint: str) -> None:
+    columns = "username, commonName, ingressBytes, status, connectionEndTime"
+    result = run("-e", query(endpoint, columns), "--output", "csv", env=env)
+    rows = list(csv.DictReader(io.StringIO(result.stdout, newline="")))
+    assert [r["username"] for r in rows] == ["ann", "bob"]
+    assert rows[0]["commonName"] == 'Ann "the admin", Jr.\nÜmlaut'
+    assert json.loads(rows[0]["status"]) == {"code": "active", "message": None}
+    assert rows[0]["connectionEndTime"] == ""
+    assert int(rows[0]["ingressBytes"]) == 12345678901
+
+
+def test_table_output_and_row_count(env: dict[str, str], endpoint: str) -> None:
+    result = run("-e", query(endpoint, "username, ingressBytes"), env=env)
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split("|")[0].strip() == "username"
+    assert lines[2].endswith("12345678901")
+    assert lines[-1] == "(2 rows)"
+
+
+def test_statements_from_stdin_file_and_several_e(
+    env: dict[str, str], endpoint: str, tmp_path: Any
+) -> None:
+    sql = query(endpoint, "count(*) AS n", order="")
+    assert json.loads(run("-o", "json", env=env, stdin=sql).stdout) == [{"n": 2}]
+    script = tmp_path / "q.sql"
+    script.write_text(f"SELECT 1 AS a;\n{sql};\n")
+    assert run("-f", str(script), "-o", "jsonl", env=env).stdout.splitlines() == [
+        '{"a": 1}',
+        '{"n": 2}',
+    ]
+    both = run(
+        "-e", "CREATE TABLE t AS SELECT 41 AS x", "-e", "SELECT x + 1 AS y FROM t", "-o", "csv"
+    )
+    assert both.stdout.splitlines() == ["y", "42"]
+
+
+def test_usage_error_exits_2() -> None:
+    result = run("--output", "yaml", "-e", "SELECT 1")
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
+
+
+def test_unreadable_file_is_a_usage_error() -> None:
+    assert_clean_error(run("-f", "/nonexistent/q.sql"), 2, "cannot read /nonexistent/q.sql")
+
+
+def test_unknown_table_suggests(env: dict[str, str]) -> None:
+    result = run("-e", "SELECT * FROM aws.ec2_api.client_vpn_conections", env=env)
+    assert_clean_error(result, 1, "unknown table", f"did you mean {CONNS}")
+
+
+def test_missing_param_shows_an_example(env: dict[str, str]) -> None:
+    result = run("-e", f"SELECT * FROM {CONNS} WHERE region = 'us-east-1'", env=env)
+    assert_clean_error(result, 1, "needs ClientVpnEndpointId", "ClientVpnEndpointId = '")
+
+
+def test_syntax_error_has_a_position(env: dict[str, str]) -> None:
+    result = run("-e", f"SELECT * FROM {CONNS} WHERE (region = 'x'", env=env)
+    assert_clean_error(result, 1, "syntax error at line 1, column")
+
+
+def test_aws_error_code_region_and_endpoint(env: dict[str, str]) -> None:
+    result = run("-e", query("cvpn-endpoint-00000000000000000"), env=env)
+    assert_clean_error(
+        result,
+        1,
+        "InvalidClientVpnEndpointId.NotFound",
+        "us-east-1",
+        "cvpn-endpoint-00000000000000000",
+    )
+
+
+def test_no_credentials_says_how_to_configure(env: dict[str, str], endpoint: str) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        env.pop(name)
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    result = run("-e", query(endpoint), env=env)
+    assert_clean_error(result, 1, "credentials", "aws configure", "--sandbox")
+
+
+def test_duckdb_errors_are_clean(env: dict[str, str], endpoint: str) -> None:
+    result = run("-e", query(endpoint, "no_such_column"), env=env)
+    assert_clean_error(result, 1, "no_such_column")
+
+
+def test_sandbox_flag_runs_the_quick_start() -> None:
+    result = run(
+        "--sandbox", "-o", "json", "-e",
+        f"SELECT connectionId, ingressBytes FROM {CONNS} "
+        "WHERE ClientVpnEndpointId = 'cvpn-endpoint-0a1b2c3d4e5f60001' AND region = 'us-east-1' "
+        "ORDER BY ingressBytes DESC LIMIT 5",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert len(rows) == 5
+    assert [r["ingressBytes"] for r in rows] == sorted(
+        (r["ingressBytes"] for r in rows), reverse=True
+    )
+    assert all(r["connectionId"].startswith("cvpn-connection-") for r in rows)
+    assert "sandbox" in result.stderr

@@ -1,0 +1,33 @@
+"""The reference docs are generated from the declarations and must not drift from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vpnsql.docs import DEFAULT_DIR, pages
+from vpnsql.registry import Registry
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_table_page_is_up_to_date() -> None:
+    expected = pages(Registry.discover())
+    on_disk = {p.name: p.read_text(encoding="utf-8") for p in DEFAULT_DIR.glob("*.md")}
+    assert set(on_disk) == set(expected), "run: python -m vpnsql.docs"
+    for name, content in expected.items():
+        assert on_disk[name] == content, f"{name} is stale; run: python -m vpnsql.docs"
+
+
+def test_readme_links_every_table() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for table in Registry.discover().tables:
+        assert f"(docs/tables/{table.name}.md)" in readme
+
+
+def test_readme_documents_every_cli_option() -> None:
+    from vpnsql.cli import build_parser
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for action in build_parser()._actions:
+        long_names = [o for o in action.option_strings if o.startswith("--")]
+        assert any(name in readme for name in long_names), f"README lacks {long_names}"
