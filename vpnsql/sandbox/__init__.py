@@ -1,0 +1,123 @@
+"""Local sandbox: a moto server with EC2 Client VPN, for trying vpnsql without a cloud.
+
+``start()`` serves moto on a loopback port from a background thread (one server thread per
+request, so concurrent fan-out really runs concurrently) and, by default, loads the demo
+data of :mod:`vpnsql.sandbox.demo`.  Point boto3 / the AWS CLI at it with
+``Sandbox.env()``.
+
+Besides moto's own routes the server answers ``POST /_vpnsql/seed`` (see
+:mod:`vpnsql.sandbox.aws`).  ``latency`` adds that many seconds to every AWS API request
+(not to the admin routes), for benchmarking concurrent fan-out.
+
+All sandboxes in one process share moto's state: ``reset()`` wipes it (as does
+``POST /moto-api/reset``), and ``start(demo=True)`` reloads the demo endpoints afresh.
+This package imports moto, so import it only when a sandbox is wanted.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from .aws import create_endpoint, reset, seed_connections, seed_from_json
+from .demo import load as load_demo
+
+__all__ = ["Sandbox", "create_endpoint", "reset", "seed_connections", "start"]
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+ADMIN_PREFIX = "/_vpnsql/"
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """A running sandbox server; ``stop()`` it when done."""
+
+    endpoint_url: str
+    _server: BaseWSGIServer = field(repr=False, compare=False)
+    _thread: threading.Thread = field(repr=False, compare=False)
+
+    def env(self) -> dict[str, str]:
+        """Environment that points AWS SDKs and the AWS CLI at this sandbox."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join()
+        self._server.server_close()
+
+
+def start(
+    *, host: str = "127.0.0.1", port: int = 0, demo: bool = True, latency: float = 0.0
+) -> Sandbox:
+    """Start moto with Client VPN on a loopback port in a background thread; seed demo data if
+    asked. ``port=0`` lets the OS pick a free port (no probe-then-bind race)."""
+    if latency < 0:
+        raise ValueError("latency must be >= 0")
+    moto_app: WSGIApp = DomainDispatcherApplication(create_backend_app)
+    if latency:
+        moto_app = _delayed(moto_app, latency)
+    server = make_server(
+        host, port, _with_admin(moto_app), threaded=True, request_handler=_QuietHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, name="vpnsql-sandbox", daemon=True)
+    thread.start()
+    if demo:
+        load_demo()
+    netloc = f"[{host}]" if ":" in host else host
+    return Sandbox(f"http://{netloc}:{server.server_port}", server, thread)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Keeps werkzeug's per-request access log off the CLI's stderr."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+def _delayed(app: WSGIApp, latency: float) -> WSGIApp:
+    """Wrap only when latency is wanted, so the default path pays nothing."""
+
+    def delayed_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        time.sleep(latency)
+        return app(environ, start_response)
+
+    return delayed_app
+
+
+def _with_admin(app: WSGIApp) -> WSGIApp:
+    """Route ``/_vpnsql/*`` to the admin handlers and everything else to moto."""
+
+    def routed_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO", "").startswith(ADMIN_PREFIX):
+            return _admin(Request(environ))(environ, start_response)
+        return app(environ, start_response)
+
+    return routed_app
+
+
+def _admin(request: Request) -> Response:
+    if request.path != f"{ADMIN_PREFIX}seed":
+        return _json({"error": f"no admin route {request.path}"}, 404)
+    if request.method != "POST":
+        return _json({"error": "use POST"}, 405)
+    try:
+        return _json(seed_from_json(json.loads(request.get_data() or b"null")), 200)
+    except (ValueError, TypeError, KeyError) as error:
+        return _json({"error": str(error)}, 400)
+
+
+def _json(body: dict[str, Any], status: int) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json")

@@ -1,0 +1,188 @@
+"""Deterministic demo data for the sandbox: four Client VPN endpoints in two regions.
+
+===================================  =========  ===================  ==================  =====
+endpoint id                          region     authentication       status              conns
+===================================  =========  ===================  ==================  =====
+``cvpn-endpoint-0a1b2c3d4e5f60001``  us-east-1  Active Directory     available           180
+``cvpn-endpoint-0a1b2c3d4e5f60002``  us-east-1  certificate          available            60
+``cvpn-endpoint-0a1b2c3d4e5f60003``  eu-west-1  AD + certificate     available           100
+``cvpn-endpoint-0a1b2c3d4e5f60004``  eu-west-1  certificate          pending-associate     0
+===================================  =========  ===================  ==================  =====
+
+Every listed connection is visible to DescribeClientVpnConnections: most are ``active``,
+about one in eight ``terminated`` within the last hour (with a ``ConnectionEndTime``).  AD
+connections carry a ``Username`` (a few heavy users own more than five connections, so
+terminating them by username is refused); certificate ones only a ``CommonName`` such as
+``client7.domain.tld``.  Byte counts span 1 KB to 10 GB; a few connections have an IPv6
+address or posture-compliance statuses.  A seeded RNG fixes every value except times,
+which are offsets from the moment of loading.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .aws import DEFAULT_ACCOUNT_ID, client_vpn_backends, create_endpoint, seed_connections
+
+DEMO_SEED = 20240601
+DEMO_ACCOUNT_ID = DEFAULT_ACCOUNT_ID
+DEMO_REGIONS = ("us-east-1", "eu-west-1")
+# The README quick-start queries this one.
+DEMO_ENDPOINT_ID = "cvpn-endpoint-0a1b2c3d4e5f60001"
+DEMO_CONTRACTORS_ENDPOINT_ID = "cvpn-endpoint-0a1b2c3d4e5f60002"
+DEMO_EU_ENDPOINT_ID = "cvpn-endpoint-0a1b2c3d4e5f60003"
+DEMO_EU_IDLE_ENDPOINT_ID = "cvpn-endpoint-0a1b2c3d4e5f60004"
+
+_FIRST = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi")
+_LAST = ("ng", "smith", "garcia", "kowalski", "mueller", "tanaka")
+USERNAMES = tuple(f"{first}.{last}" for last in _LAST for first in _FIRST)
+# Zipf-like weights: a few heavy users, a long tail of occasional ones.
+_USER_WEIGHTS = [1 / (rank + 1) for rank in range(len(USERNAMES))]
+POSTURE_SETS = (
+    ("compliant",),
+    ("non-compliant", "os-outdated"),
+    ("non-compliant", "disk-unencrypted"),
+)
+
+
+@dataclass(frozen=True)
+class DemoEndpoint:
+    endpoint_id: str
+    region: str
+    description: str
+    auth: str  # "directory", "certificate" or "mixed"
+    status: str
+    connections: int
+    cidr: str
+    transport: str
+
+
+DEMO_ENDPOINTS = (
+    DemoEndpoint(
+        endpoint_id=DEMO_ENDPOINT_ID,
+        region="us-east-1",
+        description="Corporate remote access",
+        auth="directory",
+        status="available",
+        connections=180,
+        cidr="10.100.0.0/22",
+        transport="udp",
+    ),
+    DemoEndpoint(
+        endpoint_id=DEMO_CONTRACTORS_ENDPOINT_ID,
+        region="us-east-1",
+        description="Contractors",
+        auth="certificate",
+        status="available",
+        connections=60,
+        cidr="10.101.0.0/22",
+        transport="tcp",
+    ),
+    DemoEndpoint(
+        endpoint_id=DEMO_EU_ENDPOINT_ID,
+        region="eu-west-1",
+        description="EU office",
+        auth="mixed",
+        status="available",
+        connections=100,
+        cidr="10.200.0.0/22",
+        transport="udp",
+    ),
+    DemoEndpoint(
+        endpoint_id=DEMO_EU_IDLE_ENDPOINT_ID,
+        region="eu-west-1",
+        description="EU staging (not yet associated)",
+        auth="certificate",
+        status="pending-associate",
+        connections=0,
+        cidr="10.201.0.0/22",
+        transport="udp",
+    ),
+)
+DEMO_CONNECTION_COUNT = sum(endpoint.connections for endpoint in DEMO_ENDPOINTS)
+
+
+def load(account_id: str = DEMO_ACCOUNT_ID) -> None:
+    """(Re)create the demo endpoints, replacing any earlier copy so state is always pristine."""
+    now = datetime.now(UTC)
+    for index, spec in enumerate(DEMO_ENDPOINTS):
+        client_vpn_backends[account_id][spec.region].endpoints.pop(spec.endpoint_id, None)
+        create_endpoint(
+            spec.region,
+            spec.endpoint_id,
+            account_id=account_id,
+            status=spec.status,
+            tags={"Name": spec.description, "vpnsql:demo": "true"},
+            Description=spec.description,
+            ClientCidrBlock=spec.cidr,
+            ServerCertificateArn=_certificate_arn(spec, account_id, index + 1),
+            TransportProtocol=spec.transport,
+            AuthenticationOptions=_auth_options(spec, account_id),
+            DnsServers=["10.0.0.2"],
+            SplitTunnel=spec.auth != "directory",
+        )
+        rng = random.Random(DEMO_SEED + index)
+        records = [_connection(rng, spec, position, now) for position in range(spec.connections)]
+        seed_connections(spec.region, spec.endpoint_id, connections=records, account_id=account_id)
+
+
+def _auth_options(spec: DemoEndpoint, account_id: str) -> list[dict[str, Any]]:
+    directory = {
+        "Type": "directory-service-authentication",
+        "ActiveDirectory": {"DirectoryId": "d-9067a1b2c3"},
+    }
+    certificate = {
+        "Type": "certificate-authentication",
+        "MutualAuthentication": {
+            "ClientRootCertificateChainArn": _certificate_arn(spec, account_id, 0)
+        },
+    }
+    return {
+        "directory": [directory],
+        "certificate": [certificate],
+        "mixed": [certificate, directory],
+    }[spec.auth]
+
+
+def _certificate_arn(spec: DemoEndpoint, account_id: str, number: int) -> str:
+    """Fixed ACM ARNs (0: the client CA, n: endpoint n's server certificate)."""
+    return (
+        f"arn:aws:acm:{spec.region}:{account_id}:certificate/0a1b2c3d-4e5f-4a6b-8c7d-{number:012d}"
+    )
+
+
+def _connection(
+    rng: random.Random, spec: DemoEndpoint, position: int, now: datetime
+) -> dict[str, Any]:
+    """One plausible connection; every draw comes from ``rng`` so reloads are identical."""
+    network = ipaddress.IPv4Network(spec.cidr)
+    terminated = rng.random() < 0.125
+    ended = now - timedelta(seconds=rng.randrange(30, 3300))
+    established = (ended if terminated else now) - timedelta(seconds=rng.randrange(20, 172800))
+    ingress = int(10 ** rng.uniform(3, 10))
+    egress = int(10 ** rng.uniform(3, 10))
+    record: dict[str, Any] = {
+        "ConnectionId": f"cvpn-connection-{rng.getrandbits(68):017x}",
+        "CommonName": f"client{rng.randint(1, 40)}.domain.tld",
+        "ClientIp": str(network.network_address + 2 + position),
+        "ConnectionEstablishedTime": established,
+        "IngressBytes": ingress,
+        "EgressBytes": egress,
+        "IngressPackets": ingress // rng.randint(300, 1400) + 1,
+        "EgressPackets": egress // rng.randint(300, 1400) + 1,
+        "Status": "terminated" if terminated else "active",
+    }
+    if terminated:
+        record["ConnectionEndTime"] = ended
+    if spec.auth == "directory" or (spec.auth == "mixed" and rng.random() < 0.5):
+        username = rng.choices(USERNAMES, _USER_WEIGHTS)[0]
+        record["Username"] = record["CommonName"] = username
+    if rng.random() < 0.06:
+        record["ClientIpv6Address"] = f"2001:db8:{position:x}::{rng.getrandbits(16):x}"
+    if rng.random() < 0.1:
+        record["PostureComplianceStatuses"] = list(rng.choice(POSTURE_SETS))
+    return record
