@@ -202,3 +202,57 @@ def test_sandbox_flag_runs_the_quick_start() -> None:
     )
     assert all(r["connectionId"].startswith("cvpn-connection-") for r in rows)
     assert "sandbox" in result.stderr
+
+
+def test_sandbox_command_serves_other_tools() -> None:
+    import signal
+
+    import boto3
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vpnsql.cli", "sandbox", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        exports = dict(
+            proc.stdout.readline().removeprefix("export ").strip().split("=", 1) for _ in range(4)
+        )
+        assert exports["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+        client = boto3.client(
+            "ec2",
+            endpoint_url=exports["AWS_ENDPOINT_URL"],
+            region_name=exports["AWS_DEFAULT_REGION"],
+            aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"],
+        )
+        page = client.describe_client_vpn_connections(
+            ClientVpnEndpointId="cvpn-endpoint-0a1b2c3d4e5f60001", MaxResults=5
+        )
+        assert len(page["Connections"]) == 5
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert "Traceback" not in stderr
+
+
+def test_profile_supplies_the_default_region(
+    env: dict[str, str], new_endpoint: Callable[..., str], tmp_path: Any
+) -> None:
+    endpoint_id = new_endpoint(3, region="eu-west-1")
+    config = tmp_path / "config"
+    config.write_text("[profile audit]\nregion = eu-west-1\n")
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[audit]\naws_access_key_id = a\naws_secret_access_key = b\n")
+    env.update(AWS_CONFIG_FILE=str(config), AWS_SHARED_CREDENTIALS_FILE=str(credentials))
+    env.pop("AWS_DEFAULT_REGION")
+    sql = (
+        f"SELECT region, count(*) AS n FROM {CONNS} "
+        f"WHERE ClientVpnEndpointId = '{endpoint_id}' GROUP BY region"
+    )
+    result = run("--profile", "audit", "-o", "jsonl", "-e", sql, env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"region": "eu-west-1", "n": 3}
+    missing = run("--profile", "nobody", "-e", sql, env=env)
+    assert_clean_error(missing, 1, "nobody", "--profile")
