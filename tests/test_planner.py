@@ -215,3 +215,23 @@ def test_split_keeps_each_statement_exactly_as_written() -> None:
         "-- a comment; with a semicolon\nSELECT 2",
     ]
     assert [s.text for s in plan(text, REGISTRY)] == split_statements(text)
+
+
+def test_param_aliases_set_the_same_param() -> None:
+    from vpnsql.tables import Column, Param, Provider, Table
+
+    table = Table(
+        provider="demo",
+        service="vpc",
+        resource="clients",
+        description="A table whose region may also be written RegionId.",
+        columns=(Column("region", "VARCHAR", "Region."), Column("regionId", "VARCHAR", "Alias.")),
+        params=(Param("region", "Region.", required=True, aliases=("RegionId",)),),
+        fetch=lambda request: iter(()),
+    )
+    registry = Registry([Provider("demo", "Demo.", (table,))])
+    sql = "SELECT * FROM demo.vpc.clients WHERE RegionId IN ('a', 'b') AND region = 'b'"
+    (call,) = plan_statement(sql, registry, Settings()).calls
+    assert dict(call.params) == {"region": "b"}
+    with pytest.raises(ValueError, match="not a column"):
+        Table("demo", "vpc", "bad", "", table.columns[:1], table.params, table.fetch)

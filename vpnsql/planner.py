@@ -214,7 +214,7 @@ def _param_of(node: exp.Expression, table: Table, alias: str) -> Param | None:
 
 def _mentions(conjuncts: Iterable[exp.Expression], param: Param, alias: str) -> bool:
     return any(
-        column.name.lower() == param.name.lower()
+        column.name.lower() in param.names
         and (not column.table or column.table.lower() == alias.lower())
         for conjunct in conjuncts
         for column in conjunct.find_all(exp.Column)

@@ -53,6 +53,12 @@ class Param:
     pattern: str | None = None
     example: str = "..."
     default: Callable[[Settings], str | None] | None = None
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every column name that sets this param (lower case): its name and its aliases."""
+        return tuple(n.lower() for n in (self.name, *self.aliases))
 
     def validate(self, value: object) -> str:
         """Return the value as the API's string, or raise ValueError saying what was expected."""
@@ -111,8 +117,9 @@ class Table:
         if len(set(names)) != len(names):
             raise ValueError(f"{self.name}: duplicate column names")
         for param in self.params:
-            if param.name.lower() not in names:
-                raise ValueError(f"{self.name}: param {param.name} is not a column")
+            for name in param.names:
+                if name not in names:
+                    raise ValueError(f"{self.name}: param {param.name}: {name} is not a column")
 
     def __repr__(self) -> str:
         return f"Table({self.name})"
@@ -128,7 +135,7 @@ class Table:
     def param(self, name: str) -> Param | None:
         """The param a column name refers to, case-insensitively (DuckDB's identifier rule)."""
         lowered = name.lower()
-        return next((p for p in self.params if p.name.lower() == lowered), None)
+        return next((p for p in self.params if lowered in p.names), None)
 
 
 @dataclass(frozen=True)
