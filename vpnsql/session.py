@@ -12,7 +12,7 @@ import duckdb
 
 from vpnsql import planner
 from vpnsql.engine import Engine
-from vpnsql.fetch import run_calls
+from vpnsql.fetch import FetchCache, FetchStats, run_calls
 from vpnsql.registry import Registry
 from vpnsql.tables import Settings
 
@@ -26,10 +26,13 @@ class Session:
         registry: Registry | None = None,
         settings: Settings | None = None,
         database: str = ":memory:",
+        cache: FetchCache | None = None,
     ) -> None:
         self.registry = registry or Registry.discover()
         self.settings = settings or Settings()
         self.engine = Engine(database)
+        self.cache = cache
+        self.last_stats = FetchStats()
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -41,7 +44,9 @@ class Session:
 
     def run(self, statement: planner.Statement) -> duckdb.DuckDBPyRelation | None:
         """Fetch what the statement reads, load it, and run the statement's own text."""
-        for table, rows in run_calls(statement.calls, self.settings).items():
+        self.last_stats = FetchStats()
+        fetched = run_calls(statement.calls, self.settings, self.cache, self.last_stats)
+        for table, rows in fetched.items():
             self.engine.load(table, rows)
         return self.engine.sql(statement.text)
 
