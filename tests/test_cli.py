@@ -256,3 +256,44 @@ def test_profile_supplies_the_default_region(
     assert json.loads(result.stdout) == {"region": "eu-west-1", "n": 3}
     missing = run("--profile", "nobody", "-e", sql, env=env)
     assert_clean_error(missing, 1, "nobody", "--profile")
+
+
+def test_delete_of_several_needs_yes(env: dict[str, str], new_endpoint: Callable[..., str]) -> None:
+    endpoint_id = new_endpoint(3)
+    sql = (
+        f"DELETE FROM {CONNS} WHERE ClientVpnEndpointId = '{endpoint_id}' AND region = 'us-east-1'"
+    )
+    refused = run("-e", sql, env=env)
+    assert_clean_error(refused, 1, "would terminate 3 connections", "--yes")
+    active = query(endpoint_id, "count(*) AS n", order=" AND status.code = 'active'")
+    assert json.loads(run("-o", "json", "-e", active, env=env).stdout) == [{"n": 3}]
+    confirmed = run("--yes", "-o", "jsonl", "-e", sql, env=env)
+    assert confirmed.returncode == 0, confirmed.stderr
+    outcomes = [json.loads(line) for line in confirmed.stdout.splitlines()]
+    assert [o["currentStatus"] for o in outcomes] == ["terminating"] * 3
+    assert json.loads(run("-o", "json", "-e", active, env=env).stdout) == [{"n": 0}]
+
+
+def test_global_dry_run_flag(env: dict[str, str], new_endpoint: Callable[..., str]) -> None:
+    endpoint_id = new_endpoint(connections=[{"Username": "zed"}])
+    sql = (
+        f"EXEC {CONNS}.client_vpn_connections_Terminate @ClientVpnEndpointId='{endpoint_id}', "
+        "@region='us-east-1', @Username='zed'"
+    )
+    result = run("--dry-run", "-o", "json", "-e", sql, env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)[0]["message"] == "dry run: the request would have succeeded"
+    active = query(endpoint_id, "count(*) AS n", order=" AND status.code = 'active'")
+    assert json.loads(run("-o", "json", "-e", active, env=env).stdout) == [{"n": 1}]
+
+
+def test_show_and_describe_print_like_queries(env: dict[str, str]) -> None:
+    methods = run("-o", "json", "-e", f"SHOW METHODS IN {CONNS} LIKE '%terminate'", env=env)
+    assert {(m["MethodName"], m["SQLVerb"]) for m in json.loads(methods.stdout)} == {
+        ("client_vpn_connections_Terminate", "EXEC"),
+        ("client_vpn_connections_Terminate", "DELETE"),
+    }
+    described = run("-o", "csv", "-e", f"DESCRIBE EXTENDED {CONNS}", env=env)
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(described.stdout, newline=""))}
+    assert rows["ingressBytes"]["type"] == "BIGINT"
+    assert (rows["region"]["required"], rows["username"]["pushdown"]) == ("true", "true")

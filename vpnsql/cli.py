@@ -57,6 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-header", action="store_true", help="csv/table without header row")
     parser.add_argument("--profile", help="AWS credentials profile")
     parser.add_argument(
+        "--yes",
+        action="store_true",
+        help="allow a DELETE to terminate more than one connection without asking",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="turn every terminate into the API's dry run (checks permission, ends nothing)",
+    )
+    parser.add_argument(
         "--max-concurrency",
         type=_positive_int,
         default=8,
@@ -157,28 +167,38 @@ def _run(args: argparse.Namespace) -> int:
         build_parser().print_help()
         return EXIT_OK
     with _maybe_sandbox(args.sandbox):
+        from vpnsql import statements
         from vpnsql.session import Session
         from vpnsql.tables import Settings
 
-        session = Session(settings=Settings(args.profile, args.max_concurrency))
-        _print_results(session, sql, args)
-    return EXIT_OK
+        session = Session(
+            settings=Settings(args.profile, args.max_concurrency, args.dry_run),
+            confirm=(lambda preview: True) if args.yes else statements.refuse_many,
+        )
+        return _print_results(session, sql, args)
 
 
-def _print_results(session: Session, sql: str, args: argparse.Namespace) -> None:
+def _print_results(session: Session, sql: str, args: argparse.Namespace) -> int:
+    """Run and print each statement in turn; exit 1 if any terminate call failed."""
     from vpnsql import output
 
     first = True
+    failed = 0
     for statement in session.plan(sql):
         relation = session.run(statement)
+        failed += session.last_failed
         kind = type(statement.expression).__name__
-        if relation is None or kind in QUIET_STATEMENTS:
+        if relation is None or (statement.action is None and kind in QUIET_STATEMENTS):
             continue
         if not first and args.output == "table":
             sys.stdout.write("\n")
         output.write(relation, args.output, sys.stdout, header=not args.no_header)
         sys.stdout.flush()
         first = False
+    if failed:
+        print(f"vpnsql: error: {failed} call(s) failed; see the message column", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
 
 
 @contextmanager

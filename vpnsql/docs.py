@@ -52,6 +52,21 @@ def page(table: Table) -> str:
             for p in table.params
         ),
     ]
+    lines += [
+        "",
+        "## Methods",
+        "",
+        "| Name | Accessible by | Required params | Description |",
+        "|:-----|:--------------|:----------------|:------------|",
+        f"| `{table.resource}_Describe` | `SELECT` | `{required}` | {table.description} |",
+    ]
+    for method in table.methods:
+        verbs = ", ".join(f"`{v}`" for v in method.verbs)
+        needs = method.needs.replace("|", "\\|")
+        lines.append(f"| `{method.name}` | {verbs} | `{needs}` | {method.description} |")
+        optional = [a for a in (*method.optional, *method.flags) if a not in method.one_of]
+        if optional:
+            lines.append(f"| | | optional: `{', '.join(optional)}` | |")
     if table.examples:
         lines += ["", "## Examples", ""]
         for example in table.examples:

@@ -12,7 +12,7 @@ import duckdb
 import pyarrow as pa
 
 from vpnsql.errors import QueryError
-from vpnsql.tables import Row, Table
+from vpnsql.tables import Column, Row, Table
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -32,14 +32,28 @@ class Engine:
 
     def __init__(self, database: str = ":memory:") -> None:
         self.connection = duckdb.connect(database)
-        self._schemas: dict[Table, pa.Schema] = {}
+        self._schemas: dict[tuple[Column, ...], pa.Schema] = {}
+        self._created: set[Table] = set()
         self._catalogs: set[str] = set()
+
+    def arrow(self, columns: tuple[Column, ...], rows: Sequence[Row]) -> pa.Table:
+        """Rows as an Arrow table typed by the declared DuckDB types (DuckDB maps them)."""
+        schema = self._schemas.get(columns)
+        if schema is None:
+            casts = ", ".join(f"NULL::{c.type} AS {quote(c.name)}" for c in columns)
+            schema = self._schemas[columns] = self.connection.sql(f"SELECT {casts}").arrow().schema
+        data = {name: [row.get(name) for row in rows] for name in schema.names}
+        return pa.Table.from_pydict(data, schema=schema)
+
+    def relation(self, columns: tuple[Column, ...], rows: Sequence[Row]) -> duckdb.DuckDBPyRelation:
+        """A result that is not a virtual table (SHOW, EXEC outcomes) as a DuckDB relation."""
+        return self.connection.from_arrow(self.arrow(columns, rows))
 
     def load(self, table: Table, rows: Sequence[Row]) -> None:
         """Replace the table's content with `rows`, typed as declared, column-wise via Arrow."""
-        schema = self._schemas.get(table) or self._create(table)
-        columns = {name: [row.get(name) for row in rows] for name in schema.names}
-        data = pa.Table.from_pydict(columns, schema=schema)
+        if table not in self._created:
+            self._create(table)
+        data = self.arrow(table.columns, rows)
         name = qualified(table)
         self.connection.execute(f"DELETE FROM {name}")
         self.connection.register("__vpnsql_load", data)
@@ -48,7 +62,7 @@ class Engine:
         finally:
             self.connection.unregister("__vpnsql_load")
 
-    def _create(self, table: Table) -> pa.Schema:
+    def _create(self, table: Table) -> None:
         if table.provider not in self._catalogs:
             self.connection.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {quote(table.provider)}")
             self._catalogs.add(table.provider)
@@ -56,9 +70,7 @@ class Engine:
         self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         columns = ", ".join(f"{quote(c.name)} {c.type}" for c in table.columns)
         self.connection.execute(f"CREATE OR REPLACE TABLE {qualified(table)} ({columns})")
-        arrow_schema = self.connection.sql(f"SELECT * FROM {qualified(table)} LIMIT 0").arrow()
-        self._schemas[table] = arrow_schema.schema
-        return arrow_schema.schema
+        self._created.add(table)
 
     def sql(self, text: str) -> duckdb.DuckDBPyRelation | None:
         """Run the user's statement as written; a relation for queries, None otherwise."""

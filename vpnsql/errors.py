@@ -68,3 +68,11 @@ class CredentialsError(ProviderError):
 
 class QueryError(VpnsqlError):
     """DuckDB rejected or failed the user's SQL after the virtual tables were loaded."""
+
+
+class ConfirmationRequired(VpnsqlError):
+    """A statement would end several sessions and nobody confirmed it (--yes, or the shell)."""
+
+
+class Cancelled(VpnsqlError):
+    """The user answered no: nothing was done."""

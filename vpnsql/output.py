@@ -85,7 +85,9 @@ def _csv(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> None:
 
 
 def _csv_cell(value: Any) -> Any:
-    """Nested values become JSON text; timestamps ISO-8601; NULL an empty field."""
+    """Nested values become JSON text; booleans true/false; timestamps ISO-8601; NULL empty."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, dict | list):
         return _dumps(value)
     if isinstance(value, datetime | date | time | Decimal | timedelta | bytes | UUID):
@@ -96,6 +98,8 @@ def _csv_cell(value: Any) -> Any:
 def _text(value: Any) -> str:
     if value is None:
         return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, dict | list):
         return _dumps(value)
     if isinstance(value, datetime):

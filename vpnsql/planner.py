@@ -20,9 +20,10 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 from sqlglot.tokens import TokenType
 
+from vpnsql.commands import Command, parse_command
 from vpnsql.errors import ParamError, SqlSyntaxError, UnsupportedStatementError
 from vpnsql.registry import Registry
-from vpnsql.tables import Param, Settings, Table
+from vpnsql.tables import Method, Param, Settings, Table
 
 DIALECT = "duckdb"
 _NOT_LITERAL = object()
@@ -40,12 +41,23 @@ class Call:
 
 
 @dataclass(frozen=True)
+class Delete:
+    """`DELETE FROM table WHERE ...`: run `method` for each active row `select` returns."""
+
+    table: Table
+    method: Method
+    select: Statement
+
+
+@dataclass(frozen=True)
 class Statement:
-    """One statement of the user's input: its exact text and the calls that feed it."""
+    """One statement of the user's input: its exact text, the calls that feed it, and for
+    statements that are not plain SQL (EXEC, DELETE, SHOW, DESCRIBE) what to do instead."""
 
     text: str
     expression: exp.Expression | None
     calls: tuple[Call, ...] = ()
+    action: Command | Delete | None = None
 
     @property
     def tables(self) -> tuple[Table, ...]:
@@ -88,6 +100,9 @@ def plan(text: str, registry: Registry, settings: Settings | None = None) -> lis
 
 def plan_statement(text: str, registry: Registry, settings: Settings) -> Statement:
     """Plan one statement: which calls to make before DuckDB runs `text` unchanged."""
+    command = parse_command(text, registry, settings)
+    if command is not None:
+        return Statement(text, None, action=command)
     try:
         expression = sqlglot.parse_one(text, read=DIALECT)
     except ParseError as err:
@@ -95,11 +110,38 @@ def plan_statement(text: str, registry: Registry, settings: Settings) -> Stateme
             raise _syntax_error(err) from None
         # Not ours to judge: DuckDB's grammar is wider than sqlglot's, let DuckDB answer.
         return Statement(text, None)
+    if isinstance(expression, exp.Delete) and _virtual(expression.this, registry):
+        return _plan_delete(text, expression, registry, settings)
     references = list(_references(expression, registry))
     calls: list[Call] = []
     for table, refs in _group_by_table(references).items():
         calls.extend(_calls_for(table, refs, settings))
     return Statement(text, expression, tuple(calls))
+
+
+def _virtual(node: exp.Expression | None, registry: Registry) -> bool:
+    return isinstance(node, exp.Table) and bool(node.catalog) and registry.is_provider(node.catalog)
+
+
+def _plan_delete(
+    text: str, expression: exp.Delete, registry: Registry, settings: Settings
+) -> Statement:
+    """DELETE is a SELECT of the same rows (any predicate works) plus a method per row."""
+    target = expression.this
+    table = registry.table(f"{target.catalog}.{target.db}.{target.name}")
+    method = next((m for m in table.methods if m.delete), None)
+    if method is None:
+        raise UnsupportedStatementError(
+            f"{table.name} has no method that DELETE can run; it is read-only"
+        )
+    extra = [key for key in ("using", "returning", "limit", "order") if expression.args.get(key)]
+    if extra:
+        raise UnsupportedStatementError(f"DELETE on {table.name} takes no {extra[0].upper()}")
+    alias = f" AS {target.alias}" if target.alias else ""
+    where = expression.args.get("where")
+    select_text = f"SELECT * FROM {table.name}{alias} {where.sql(DIALECT) if where else ''}"
+    select = plan_statement(select_text.strip(), registry, settings)
+    return Statement(text, expression, select.calls, Delete(table, method, select))
 
 
 def _mentions_provider(text: str, registry: Registry) -> bool:

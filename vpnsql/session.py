@@ -10,10 +10,12 @@ from collections.abc import Iterator
 
 import duckdb
 
-from vpnsql import planner
+from vpnsql import planner, statements
+from vpnsql.commands import Describe, Exec, Show
 from vpnsql.engine import Engine
 from vpnsql.fetch import FetchCache, FetchStats, run_calls
 from vpnsql.registry import Registry
+from vpnsql.statements import Confirm, Outcome
 from vpnsql.tables import Settings
 
 
@@ -27,12 +29,15 @@ class Session:
         settings: Settings | None = None,
         database: str = ":memory:",
         cache: FetchCache | None = None,
+        confirm: Confirm = statements.refuse_many,
     ) -> None:
         self.registry = registry or Registry.discover()
         self.settings = settings or Settings()
         self.engine = Engine(database)
         self.cache = cache
+        self.confirm = confirm
         self.last_stats = FetchStats()
+        self.last_failed = 0
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -43,12 +48,39 @@ class Session:
         return planner.plan(text, self.registry, self.settings)
 
     def run(self, statement: planner.Statement) -> duckdb.DuckDBPyRelation | None:
-        """Fetch what the statement reads, load it, and run the statement's own text."""
+        """Fetch what the statement reads, load it, and run it.
+
+        Plain SQL runs as written on DuckDB. SHOW/DESCRIBE answer from the registry; EXEC and
+        DELETE call methods, and `last_failed` counts the calls that failed.
+        """
         self.last_stats = FetchStats()
+        self.last_failed = 0
+        action = statement.action
+        if isinstance(action, Show):
+            return self.engine.relation(*statements.show(action, self.registry))
+        if isinstance(action, Describe):
+            return self.engine.relation(*statements.describe(action))
+        if isinstance(action, Exec):
+            return self._outcome(statements.run_exec(action, self.settings))
         fetched = run_calls(statement.calls, self.settings, self.cache, self.last_stats)
         for table, rows in fetched.items():
             self.engine.load(table, rows)
+        if isinstance(action, planner.Delete):
+            selected = self.engine.sql(action.select.text)
+            assert selected is not None
+            rows = [dict(zip(selected.columns, row, strict=True)) for row in selected.fetchall()]
+            targets = statements.delete_targets(action.method, rows)
+            outcome = statements.run_delete(
+                action.method, action.table, targets, self.settings, self.confirm
+            )
+            return self._outcome(outcome)
         return self.engine.sql(statement.text)
+
+    def _outcome(self, outcome: Outcome) -> duckdb.DuckDBPyRelation:
+        self.last_failed = outcome.failed
+        if self.cache is not None:
+            self.cache.clear()  # a method changed the cloud under the cache
+        return self.engine.relation(outcome.columns, outcome.rows)
 
     def execute(self, text: str) -> Iterator[duckdb.DuckDBPyRelation | None]:
         """Run `;`-separated statements in order, yielding each one's result as it is reached."""
@@ -64,7 +96,18 @@ class Session:
 
 
 def connect(
-    *, profile: str | None = None, max_concurrency: int = 8, database: str = ":memory:"
+    *,
+    profile: str | None = None,
+    max_concurrency: int = 8,
+    database: str = ":memory:",
+    dry_run: bool = False,
+    confirm: Confirm = statements.refuse_many,
 ) -> Session:
-    """Open a session using the installed providers and the standard credential chains."""
-    return Session(settings=Settings(profile, max_concurrency), database=database)
+    """Open a session using the installed providers and the standard credential chains.
+
+    `confirm` decides whether a DELETE may terminate what it selected (see
+    `statements.Preview`); by default one connection may go and more raise
+    ConfirmationRequired.
+    """
+    settings = Settings(profile, max_concurrency, dry_run)
+    return Session(settings=settings, database=database, confirm=confirm)

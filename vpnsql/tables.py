@@ -18,14 +18,16 @@ Row = dict[str, Any]
 
 @dataclass(frozen=True)
 class Settings:
-    """Run-wide options a provider may need (credentials profile, pool size).
+    """Run-wide options a provider may need (credentials profile, pool size, dry run).
 
-    `state` is per-session scratch space for providers (e.g. SDK clients), so nothing made for
-    one session's credentials or endpoint leaks into another's.
+    `dry_run` turns every method call (terminate) of the run into the API's dry run. `state` is
+    per-session scratch space for providers (e.g. SDK clients), so nothing made for one
+    session's credentials or endpoint leaks into another's.
     """
 
     profile: str | None = None
     max_concurrency: int = 8
+    dry_run: bool = False
     state: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
 
@@ -88,14 +90,58 @@ class FetchFunction(Protocol):
 
 
 @dataclass(frozen=True)
+class MethodCall:
+    """One method invocation: checked argument values by name, and the run's settings."""
+
+    args: Mapping[str, object]
+    settings: Settings = field(default_factory=Settings)
+
+
+DRY_RUN_OK = "dry run: the request would have succeeded"
+"""The `message` of a result row whose dry run the API accepted."""
+
+
+@dataclass(frozen=True)
 class Method:
-    """An EXEC method (e.g. client_vpn_connections_Terminate) declared on a table."""
+    """A method that acts on a table's rows (e.g. client_vpn_connections_Terminate).
+
+    It runs by `EXEC table.method @Arg=value, ...`; with `delete` set it also runs for each row
+    a `DELETE FROM table WHERE ...` selects: `delete(row)` gives that row's arguments, or None
+    when the row is not a target (a connection that is no longer active). `function` returns
+    result rows with the declared `columns`; one of them is `message`, where the engine reports
+    a failed call and providers report a dry run (DRY_RUN_OK).
+    """
 
     name: str
     description: str
-    required: tuple[str, ...]
-    optional: tuple[str, ...]
-    function: Callable[..., list[Row]]
+    function: Callable[[MethodCall], list[Row]]
+    columns: tuple[Column, ...]
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    one_of: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    delete: Callable[[Row], Mapping[str, object] | None] | None = None
+
+    def __post_init__(self) -> None:
+        if "message" not in {c.name for c in self.columns}:
+            raise ValueError(f"method {self.name} needs a message column")
+        if not set(self.one_of) <= set(self.optional):
+            raise ValueError(f"method {self.name}: one_of names must be optional args")
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        """Every argument name, in declaration order."""
+        return (*self.required, *self.optional, *self.flags)
+
+    @property
+    def needs(self) -> str:
+        """The arguments EXEC needs, e.g. `ClientVpnEndpointId, region, ConnectionId | Username`."""
+        one_of = [" | ".join(self.one_of)] if self.one_of else []
+        return ", ".join([*self.required, *one_of])
+
+    @property
+    def verbs(self) -> tuple[str, ...]:
+        return ("EXEC", "DELETE") if self.delete else ("EXEC",)
 
 
 @dataclass(frozen=True, repr=False)
@@ -131,6 +177,10 @@ class Table:
     @property
     def required_params(self) -> tuple[Param, ...]:
         return tuple(p for p in self.params if p.required)
+
+    def method(self, name: str) -> Method | None:
+        lowered = name.lower()
+        return next((m for m in self.methods if m.name.lower() == lowered), None)
 
     def param(self, name: str) -> Param | None:
         """The param a column name refers to, case-insensitively (DuckDB's identifier rule)."""

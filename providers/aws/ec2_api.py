@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from vpnsql.tables import Column, FetchRequest, Param, Row, Table
+from vpnsql.errors import ProviderError
+from vpnsql.tables import DRY_RUN_OK, Column, FetchRequest, Method, MethodCall, Param, Row, Table
 from vpnsql_providers.aws.client import default_region, ec2, number, time, translated_errors
 
 MAX_RESULTS = 1000  # the API's maximum page size (5..1000)
@@ -79,6 +80,74 @@ def _connection(record: dict[str, Any], region: str) -> Row:
     }
 
 
+def terminate(call: MethodCall) -> list[Row]:
+    """TerminateClientVpnConnections: one row per connection it moved (or one for a dry run)."""
+    args = call.args
+    region, endpoint_id = str(args["region"]), str(args["ClientVpnEndpointId"])
+    kwargs: dict[str, Any] = {"ClientVpnEndpointId": endpoint_id}
+    for name in ("ConnectionId", "Username"):
+        if args.get(name) is not None:
+            kwargs[name] = args[name]
+    dry_run = bool(args.get("DryRun")) or call.settings.dry_run
+    target = str(args.get("ConnectionId") or args.get("Username"))
+    client = ec2(region, call.settings)
+    try:
+        with translated_errors(region, f"{endpoint_id} {target}"):
+            response = client.terminate_client_vpn_connections(**kwargs, DryRun=dry_run)
+    except ProviderError as err:
+        if dry_run and err.code == "DryRunOperation":
+            base = {"clientVpnEndpointId": endpoint_id, "region": region}
+            return [{**base, "username": args.get("Username"),
+                     "connectionId": args.get("ConnectionId"), "message": DRY_RUN_OK}]  # fmt: skip
+        raise
+    return [
+        {
+            "clientVpnEndpointId": response.get("ClientVpnEndpointId", endpoint_id),
+            "region": region,
+            "username": response.get("Username"),
+            "connectionId": status.get("ConnectionId"),
+            "previousStatus": (status.get("PreviousStatus") or {}).get("Code"),
+            "currentStatus": (status.get("CurrentStatus") or {}).get("Code"),
+            "message": None,
+        }
+        for status in response.get("ConnectionStatuses", [])
+    ]
+
+
+def _active_connection(row: Row) -> dict[str, object] | None:
+    """DELETE's target: a connection that is still active, by its ConnectionId."""
+    if (row.get("status") or {}).get("code") != "active":
+        return None
+    return {
+        "ClientVpnEndpointId": row["clientVpnEndpointId"],
+        "region": row["region"],
+        "ConnectionId": row["connectionId"],
+    }
+
+
+TERMINATE = Method(
+    name="client_vpn_connections_Terminate",
+    description=(
+        "Terminates active Client VPN endpoint connections: one connection by ConnectionId, "
+        "or up to five connections of a user by Username (TerminateClientVpnConnections)."
+    ),
+    function=terminate,
+    columns=(
+        Column("clientVpnEndpointId", "VARCHAR", "The ID of the Client VPN endpoint."),
+        Column("region", "VARCHAR", "The AWS region of the endpoint."),
+        Column("username", "VARCHAR", "The user whose connections were terminated, if by user."),
+        Column("connectionId", "VARCHAR", "The ID of the client connection."),
+        Column("previousStatus", "VARCHAR", "The connection's status before the call."),
+        Column("currentStatus", "VARCHAR", "The connection's status after it (terminating)."),
+        Column("message", "VARCHAR", "NULL when it worked; the error, or the dry-run result."),
+    ),
+    required=("ClientVpnEndpointId", "region"),
+    optional=("ConnectionId", "Username"),
+    one_of=("ConnectionId", "Username"),
+    flags=("DryRun",),
+    delete=_active_connection,
+)
+
 CLIENT_VPN_CONNECTIONS = Table(
     provider="aws",
     service="ec2_api",
@@ -142,6 +211,7 @@ CLIENT_VPN_CONNECTIONS = Table(
         Param("username", "Pushed down as the API filter username."),
     ),
     fetch=fetch_connections,
+    methods=(TERMINATE,),
     examples=(
         "-- the five biggest uploaders on an endpoint\n"
         "SELECT connectionId, username, clientIp, status.code AS status, ingressBytes\n"
@@ -160,6 +230,15 @@ CLIENT_VPN_CONNECTIONS = Table(
         "WHERE ClientVpnEndpointId = 'cvpn-endpoint-0a1b2c3d4e5f60001' AND region = 'us-east-1'\n"
         "  AND status.code = 'active'\n"
         "GROUP BY who ORDER BY bytes DESC;",
+        "-- end one session (the result rows say what happened)\n"
+        "EXEC aws.ec2_api.client_vpn_connections.client_vpn_connections_Terminate\n"
+        "     @ClientVpnEndpointId = 'cvpn-endpoint-0a1b2c3d4e5f60001', @region = 'us-east-1',\n"
+        "     @ConnectionId = 'cvpn-connection-0123456789abcdef0';",
+        "-- end every active session of a user that moved more than 1 GB (needs --yes on the\n"
+        "-- command line when it ends more than one; the shell asks instead)\n"
+        "DELETE FROM aws.ec2_api.client_vpn_connections\n"
+        "WHERE ClientVpnEndpointId = 'cvpn-endpoint-0a1b2c3d4e5f60001' AND region = 'us-east-1'\n"
+        "  AND username = 'bob.ng' AND ingressBytes + egressBytes > 1e9;",
     ),
 )
 

@@ -1,0 +1,199 @@
+"""Run what is not plain SQL: SHOW and DESCRIBE (from the registry), EXEC and DELETE (methods).
+
+Every result is a list of rows with declared columns, so it prints and exports like any query.
+A DELETE never ends a session nobody confirmed: the session's `confirm` callback sees what
+would be terminated first, and every target's outcome is a row, failures included.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from vpnsql.commands import Describe, Exec, Show
+from vpnsql.errors import Cancelled, ConfirmationRequired, ProviderError
+from vpnsql.registry import Registry
+from vpnsql.tables import Column, Method, MethodCall, Row, Settings, Table
+
+PREVIEW_ROWS = 10
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a DELETE would terminate: shown to whoever confirms it."""
+
+    table: str
+    count: int
+    rows: list[Row]
+
+
+Confirm = Callable[[Preview], bool]
+
+
+def refuse_many(preview: Preview) -> bool:
+    """The non-interactive rule: one target runs as written, more need an explicit yes."""
+    if preview.count <= 1:
+        return True
+    raise ConfirmationRequired(
+        f"this DELETE would terminate {preview.count} connections of {preview.table}; "
+        "nothing was terminated",
+        hint="check with the same WHERE in a SELECT, then re-run with --yes",
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Result rows of method calls and how many of them failed."""
+
+    columns: tuple[Column, ...]
+    rows: list[Row]
+    failed: int = 0
+
+
+def _text(name: str, description: str) -> Column:
+    return Column(name, "VARCHAR", description)
+
+
+def show(command: Show, registry: Registry) -> tuple[tuple[Column, ...], list[Row]]:
+    """SHOW PROVIDERS / SERVICES / RESOURCES / METHODS, filtered by LIKE (case-insensitive)."""
+    if command.kind == "PROVIDERS":
+        columns = (_text("name", "Provider."), _text("description", "What it covers."))
+        rows = [{"name": p.name, "description": p.description} for p in registry.providers.values()]
+    elif command.kind == "SERVICES":
+        columns = (_text("name", "Service."), _text("provider", "Provider."))
+        services = {(t.service, t.provider) for t in _within(registry, command.scope)}
+        rows = [{"name": s, "provider": p} for s, p in sorted(services)]
+    elif command.kind == "RESOURCES":
+        columns = (
+            _text("name", "Resource."),
+            _text("id", "Full table name."),
+            _text("description", "What a row is."),
+        )
+        rows = [
+            {"name": t.resource, "id": t.name, "description": t.description}
+            for t in _within(registry, command.scope)
+        ]
+    else:
+        columns = (
+            _text("MethodName", "Method."),
+            _text("RequiredParams", "Params it needs."),
+            _text("SQLVerb", "The statement that runs it."),
+            _text("description", "What it does."),
+        )
+        rows = [r for t in _within(registry, command.scope) for r in _methods(t)]
+    if command.like is not None:
+        pattern = _like(command.like)
+        key = columns[0].name
+        rows = [row for row in rows if pattern.fullmatch(row[key])]
+    return columns, rows
+
+
+def _within(registry: Registry, scope: tuple[str, ...]) -> list[Table]:
+    lowered = [part.lower() for part in scope]
+    return [
+        t
+        for t in registry.tables
+        if [t.provider.lower(), t.service.lower(), t.resource.lower()][: len(lowered)] == lowered
+    ]
+
+
+def _methods(table: Table) -> list[Row]:
+    required = ", ".join(p.name for p in table.required_params)
+    rows = [
+        {
+            "MethodName": f"{table.resource}_Describe",
+            "RequiredParams": required,
+            "SQLVerb": "SELECT",
+            "description": table.description,
+        }
+    ]
+    for method in table.methods:
+        for verb in method.verbs:
+            rows.append(
+                {
+                    "MethodName": method.name,
+                    "RequiredParams": method.needs if verb == "EXEC" else required,
+                    "SQLVerb": verb,
+                    "description": method.description,
+                }
+            )
+    return rows
+
+
+def _like(pattern: str) -> re.Pattern[str]:
+    """SQL LIKE (% and _) as a case-insensitive regular expression."""
+    parts = [".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern]
+    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+
+
+def describe(command: Describe) -> tuple[tuple[Column, ...], list[Row]]:
+    """DESCRIBE [EXTENDED]: the declared columns; EXTENDED adds the param flags."""
+    table = command.table
+    columns: tuple[Column, ...] = (
+        _text("name", "Column."),
+        _text("type", "DuckDB type."),
+        _text("description", "What it holds."),
+    )
+    rows: list[Row] = [
+        {"name": c.name, "type": c.type, "description": c.description} for c in table.columns
+    ]
+    if command.extended:
+        columns += (
+            Column("required", "BOOLEAN", "A WHERE param the API needs."),
+            Column("pushdown", "BOOLEAN", "An = / IN on it is sent to the API as a filter."),
+        )
+        for row in rows:
+            param = table.param(row["name"])
+            row["required"] = bool(param and param.required)
+            row["pushdown"] = bool(param and not param.required)
+    return columns, rows
+
+
+def run_exec(command: Exec, settings: Settings) -> Outcome:
+    """One EXEC as written: its errors are errors (with the cloud's code), not rows."""
+    rows = command.method.function(MethodCall(command.args, settings))
+    return Outcome(command.method.columns, rows)
+
+
+def delete_targets(method: Method, rows: Sequence[Row]) -> list[Mapping[str, object]]:
+    """The method arguments for each selected row that is a target (e.g. still active)."""
+    select = method.delete
+    if select is None:
+        raise ValueError(f"{method.name} does not run for DELETE")
+    return [args for row in rows if (args := select(row)) is not None]
+
+
+def run_delete(
+    method: Method,
+    table: Table,
+    targets: list[Mapping[str, object]],
+    settings: Settings,
+    confirm: Confirm,
+) -> Outcome:
+    """Confirm, then call the method for every target; each outcome, failed or not, is a row."""
+    if not targets:
+        return Outcome(method.columns, [])
+    preview = Preview(table.name, len(targets), [dict(t) for t in targets[:PREVIEW_ROWS]])
+    if not confirm(preview):
+        raise Cancelled("nothing was terminated")
+
+    def one(args: Mapping[str, object]) -> tuple[list[Row], bool]:
+        try:
+            return method.function(MethodCall(args, settings)), False
+        except ProviderError as err:
+            return [_failure_row(method, args, err)], True
+
+    workers = max(1, min(settings.max_concurrency, len(targets)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(one, targets))
+    rows = [row for result, _ in results for row in result]
+    return Outcome(method.columns, rows, sum(failed for _, failed in results))
+
+
+def _failure_row(method: Method, args: Mapping[str, object], err: ProviderError) -> Row:
+    by_name = {name.lower(): value for name, value in args.items()}
+    row: Row = {c.name: by_name.get(c.name.lower()) for c in method.columns}
+    row["message"] = err.message
+    return row
