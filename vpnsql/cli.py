@@ -16,10 +16,14 @@ from typing import TYPE_CHECKING
 from vpnsql import __version__
 
 if TYPE_CHECKING:
+    import duckdb
+
+    from vpnsql.planner import Statement
     from vpnsql.session import Session
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
-FORMATS = ("table", "json", "jsonl", "csv")  # mirrors vpnsql.output.FORMATS without importing it
+# vpnsql.export.FILE_FORMATS, spelled out so --help needs no import of duckdb
+FORMATS = ("table", "json", "jsonl", "csv", "markdown", "parquet")
 QUIET_STATEMENTS = ("Create", "Insert", "Update", "Delete", "Drop", "Alter", "Set", "Use")
 
 EPILOG = """\
@@ -55,6 +59,19 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", choices=FORMATS, default="table", help="result format (default: table)"
     )
     parser.add_argument("--no-header", action="store_true", help="csv/table without header row")
+    parser.add_argument(
+        "--outfile",
+        metavar="PATH",
+        help="write the last result to PATH (format from the extension: .csv .parquet .json "
+        ".jsonl .ndjson .md), atomically",
+    )
+    parser.add_argument(
+        "--partition-by",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="with --outfile DIR: Hive-style partitioned parquet/csv (repeatable)",
+    )
     parser.add_argument("--profile", help="AWS credentials profile")
     parser.add_argument(
         "--yes",
@@ -114,7 +131,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(build_parser().parse_args(args_list))
     except KeyboardInterrupt:
         print("vpnsql: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -123,6 +139,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         return _report(err)
+    return EXIT_INTERRUPTED
+
+
+def run() -> None:
+    """The console script: exit with main()'s code.
+
+    After Ctrl-C, DuckDB objects of the interrupted work are still referenced at interpreter
+    exit and DuckDB's bindings would print leak reports, so that exit skips finalization (files
+    were already cleaned up by then).
+    """
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def _report(err: Exception) -> int:
@@ -162,10 +194,13 @@ def _read_sql(args: argparse.Namespace) -> str | None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    _check_output_args(args)
     sql = _read_sql(args)
-    if sql is None:
-        build_parser().print_help()
-        return EXIT_OK
+    if sql is None:  # nothing to run, and stdin is a terminal: the interactive shell
+        from vpnsql import shell
+
+        with _maybe_sandbox(args.sandbox):
+            return shell.run(args)
     with _maybe_sandbox(args.sandbox):
         from vpnsql import statements
         from vpnsql.session import Session
@@ -178,17 +213,41 @@ def _run(args: argparse.Namespace) -> int:
         return _print_results(session, sql, args)
 
 
+def _check_output_args(args: argparse.Namespace) -> None:
+    from vpnsql.errors import UsageError
+
+    if args.output == "parquet" and not args.outfile:
+        raise UsageError(
+            "parquet is binary and goes to a file", hint="add --outfile results.parquet"
+        )
+    if args.partition_by and not args.outfile:
+        raise UsageError("--partition-by needs --outfile DIR")
+
+
+def _shows_result(statement: Statement) -> bool:
+    """Whether a statement has a result worth printing (DDL and DML answer only a count)."""
+    kind = type(statement.expression).__name__
+    return statement.action is not None or kind not in QUIET_STATEMENTS
+
+
 def _print_results(session: Session, sql: str, args: argparse.Namespace) -> int:
-    """Run and print each statement in turn; exit 1 if any terminate call failed."""
+    """Run each statement in turn, printing results; --outfile takes the last one.
+
+    Exit 1 if any terminate call failed.
+    """
     from vpnsql import output
 
+    plan = session.plan(sql)
+    last = max((i for i, s in enumerate(plan) if _shows_result(s)), default=-1)
     first = True
     failed = 0
-    for statement in session.plan(sql):
+    for index, statement in enumerate(plan):
         relation = session.run(statement)
         failed += session.last_failed
-        kind = type(statement.expression).__name__
-        if relation is None or (statement.action is None and kind in QUIET_STATEMENTS):
+        if relation is None or not _shows_result(statement):
+            continue
+        if args.outfile and index == last:
+            _export(relation, session, args)
             continue
         if not first and args.output == "table":
             sys.stdout.write("\n")
@@ -199,6 +258,22 @@ def _print_results(session: Session, sql: str, args: argparse.Namespace) -> int:
         print(f"vpnsql: error: {failed} call(s) failed; see the message column", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
+
+
+def _export(relation: duckdb.DuckDBPyRelation, session: Session, args: argparse.Namespace) -> None:
+    from vpnsql import export
+
+    explicit = None if args.output == "table" else args.output
+    fmt = export.format_for(args.outfile, explicit, partitioned=bool(args.partition_by))
+    export.export(
+        relation,
+        session.connection,
+        args.outfile,
+        fmt,
+        header=not args.no_header,
+        partition_by=args.partition_by,
+    )
+    print(f"vpnsql: wrote {args.outfile} ({fmt})", file=sys.stderr)
 
 
 @contextmanager
@@ -250,4 +325,4 @@ def _serve_sandbox(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

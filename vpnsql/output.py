@@ -1,8 +1,9 @@
-"""Render query results for people (table) and for programs (json, jsonl, csv).
+"""Render query results as text: table and markdown for people, json, jsonl and csv for programs.
 
 Rows are read from DuckDB in Arrow batches, so the machine formats stream instead of holding
 the whole result as Python objects. Values keep their types: JSON numbers stay numbers,
-timestamps are ISO-8601 UTC, STRUCTs are objects, NULL is null.
+timestamps are ISO-8601 UTC, STRUCTs are objects, NULL is null. CSV matches what DuckDB's own
+writer produces for files (timestamps `YYYY-MM-DD HH:MM:SS`, nested values as JSON text).
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from uuid import UUID
 
 import duckdb
 
-FORMATS = ("table", "json", "jsonl", "csv")
+FORMATS = ("table", "json", "jsonl", "csv", "markdown")
 BATCH_ROWS = 10_000
 
 
 def write(relation: duckdb.DuckDBPyRelation, fmt: str, out: IO[str], header: bool = True) -> None:
     """Write the whole result to `out` in `fmt` (one of FORMATS)."""
-    writers = {"table": _table, "json": _json, "jsonl": _jsonl, "csv": _csv}
+    writers = {"table": _table, "json": _json, "jsonl": _jsonl, "csv": _csv, "markdown": _markdown}
     writers[fmt](relation, out, header)
 
 
@@ -52,8 +53,8 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, default=_plain, ensure_ascii=False)
+def _dumps(value: Any, separators: tuple[str, str] | None = None) -> str:
+    return json.dumps(value, default=_plain, ensure_ascii=False, separators=separators)
 
 
 def _records(relation: duckdb.DuckDBPyRelation) -> Iterator[str]:
@@ -77,7 +78,7 @@ def _jsonl(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> Non
 
 
 def _csv(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> None:
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, lineterminator="\n")
     if header:
         writer.writerow(relation.columns)
     for rows in _batches(relation):
@@ -85,12 +86,14 @@ def _csv(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> None:
 
 
 def _csv_cell(value: Any) -> Any:
-    """Nested values become JSON text; booleans true/false; timestamps ISO-8601; NULL empty."""
+    """Nested values become JSON text, booleans true/false, NULL an empty field (as DuckDB)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list):
-        return _dumps(value)
-    if isinstance(value, datetime | date | time | Decimal | timedelta | bytes | UUID):
+        return _dumps(value, separators=(",", ":"))
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date | time | Decimal | timedelta | bytes | UUID):
         return _plain(value)
     return value
 
@@ -101,7 +104,7 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list):
-        return _dumps(value)
+        return _dumps(value, separators=(",", ":"))
     if isinstance(value, datetime):
         return value.isoformat(sep=" ")
     return str(value)
@@ -124,6 +127,21 @@ def _table(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> Non
     for row in rows:
         out.write(line(row) + "\n")
     out.write(f"({len(rows)} row{'' if len(rows) == 1 else 's'})\n")
+
+
+def _markdown(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> None:
+    """A GitHub-flavoured Markdown table; `|` and newlines inside cells are escaped."""
+    numeric = [_is_numeric(str(t)) for t in relation.types]
+    out.write(_markdown_row(relation.columns))
+    out.write(_markdown_row(["---:" if n else ":---" for n in numeric]))
+    for rows in _batches(relation):
+        for row in rows:
+            out.write(_markdown_row([_text(v) for v in row]))
+
+
+def _markdown_row(cells: list[str]) -> str:
+    escaped = (c.replace("\\", "\\\\").replace("|", "\\|").replace("\n", "<br>") for c in cells)
+    return "| " + " | ".join(escaped) + " |\n"
 
 
 def _is_numeric(type_name: str) -> bool:

@@ -1,0 +1,222 @@
+"""--outfile and COPY: Parquet, CSV, JSON, Markdown files, partitioning, and atomic writes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+CONNS = "aws.ec2_api.client_vpn_connections"
+TRICKY = 'Zoë "ops", Ünïcode\nsecond line'
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vpnsql.cli", *args],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def env(aws_env: Any) -> dict[str, str]:
+    return dict(os.environ)
+
+
+@pytest.fixture
+def endpoint(new_endpoint: Callable[..., str]) -> str:
+    from vpnsql.sandbox import seed_connections
+
+    endpoint_id = new_endpoint(
+        25,
+        connections=[{"CommonName": TRICKY, "IngressBytes": 9_000_000_000,
+                      "PostureComplianceStatuses": ["compliant", "patched"]}],
+    )  # fmt: skip
+    seed_connections("eu-west-1", endpoint_id, 7)
+    return endpoint_id
+
+
+def both_regions(endpoint_id: str, columns: str = "*") -> str:
+    parts = [
+        f"SELECT {columns} FROM {CONNS} "
+        f"WHERE ClientVpnEndpointId = '{endpoint_id}' AND region = '{region}'"
+        for region in ("us-east-1", "eu-west-1")
+    ]
+    return " UNION ALL ".join(parts)
+
+
+def leftovers(directory: Path) -> list[str]:
+    return [p.name for p in directory.iterdir() if ".vpnsql-" in p.name]
+
+
+def test_parquet_keeps_types_and_nesting(
+    env: dict[str, str], endpoint: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "sessions.parquet"
+    result = run("-e", both_regions(endpoint), "--outfile", str(target), env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    table = pq.read_table(target)
+    assert table.num_rows == 33
+    schema = table.schema
+    assert str(schema.field("ingressBytes").type) == "int64"
+    assert str(schema.field("connectionEstablishedTime").type).startswith("timestamp")
+    assert str(schema.field("status").type) == "struct<code: string, message: string>"
+    assert str(schema.field("postureComplianceStatusSet").type).startswith("list<")
+    meta = pq.ParquetFile(target).metadata
+    assert meta.row_group(0).column(0).compression == "ZSTD"
+    tricky = [r for r in table.to_pylist() if r["commonName"] == TRICKY]
+    assert tricky[0]["postureComplianceStatusSet"] == ["compliant", "patched"]
+    assert tricky[0]["ingressBytes"] == 9_000_000_000
+    assert leftovers(tmp_path) == []
+
+
+def test_csv_file_round_trips_through_the_csv_module(
+    env: dict[str, str], endpoint: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "sessions.csv"
+    query = both_regions(endpoint, "connectionId, commonName, ingressBytes, status, "
+                                   "postureComplianceStatusSet, connectionEndTime")  # fmt: skip
+    assert run("-e", query, "--outfile", str(target), env=env).returncode == 0
+    rows = list(csv.DictReader(target.open(newline="", encoding="utf-8")))
+    assert len(rows) == 33
+    tricky = next(r for r in rows if r["commonName"] == TRICKY)
+    assert json.loads(tricky["status"]) == {"code": "active", "message": None}
+    assert json.loads(tricky["postureComplianceStatusSet"]) == ["compliant", "patched"]
+    assert tricky["connectionEndTime"] == ""
+    assert int(tricky["ingressBytes"]) == 9_000_000_000
+    # The console's CSV says the same as DuckDB's file writer.
+    console = run("-e", f"{query} ORDER BY connectionId", "-o", "csv", env=env).stdout
+    as_file = sorted(rows, key=lambda r: r["connectionId"])
+    assert list(csv.DictReader(io.StringIO(console, newline=""))) == as_file
+
+
+@pytest.mark.parametrize("suffix", [".json", ".jsonl", ".ndjson", ".md"])
+def test_text_formats_follow_the_extension(
+    env: dict[str, str], endpoint: str, tmp_path: Path, suffix: str
+) -> None:
+    target = tmp_path / f"out{suffix}"
+    query = both_regions(endpoint, "connectionId, ingressBytes, status") + " ORDER BY 1"
+    assert run("-e", query, "--outfile", str(target), env=env).returncode == 0
+    text = target.read_text(encoding="utf-8")
+    if suffix == ".json":
+        records = json.loads(text)
+    elif suffix == ".md":
+        lines = text.splitlines()
+        assert lines[0] == "| connectionId | ingressBytes | status |"
+        assert lines[1] == "| :--- | ---: | :--- |"
+        records = lines[2:]
+    else:
+        records = [json.loads(line) for line in text.splitlines()]
+    assert len(records) == 33
+    if suffix != ".md":
+        console = run("-e", query, "-o", "json", env=env).stdout
+        assert records == json.loads(console)
+
+
+def test_partitioned_parquet_layout(env: dict[str, str], endpoint: str, tmp_path: Path) -> None:
+    target = tmp_path / "lake"
+    args = ("-e", both_regions(endpoint), "--outfile", str(target), "--partition-by", "region")
+    assert run(*args, env=env).returncode == 0
+    files = sorted(str(p.relative_to(target)) for p in target.rglob("*.parquet"))
+    assert files == ["region=eu-west-1/part-0.parquet", "region=us-east-1/part-0.parquet"]
+    counts = duckdb.sql(
+        f"SELECT region, count(*) FROM read_parquet('{target}/*/*.parquet', hive_partitioning=1) "
+        "GROUP BY region ORDER BY region"
+    ).fetchall()
+    assert counts == [("eu-west-1", 7), ("us-east-1", 26)]
+    # Writing again replaces the directory as a whole.
+    again = run("-e", both_regions(endpoint) + " LIMIT 1", "--outfile", str(target),
+                "--partition-by", "region", env=env)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert len(list(target.rglob("*.parquet"))) == 1
+    assert leftovers(tmp_path) == []
+
+
+def test_a_failing_export_leaves_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "keep.parquet"
+    target.write_bytes(b"old")
+    result = run("-e", "SELECT CAST('x' || range AS INTEGER) AS n FROM range(10)",
+                 "--outfile", str(target))  # fmt: skip
+    assert result.returncode == 1
+    assert "Conversion Error" in result.stderr and "Traceback" not in result.stderr
+    assert target.read_bytes() == b"old"
+    assert leftovers(tmp_path) == []
+
+
+def test_an_unwritable_place_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = run("-e", "SELECT 1 AS n", "--outfile", str(blocker / "out.csv"))
+    assert result.returncode == 1
+    assert "cannot write" in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_ctrl_c_mid_export_leaves_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "big.csv"
+    target.write_text("old\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vpnsql.cli", "--outfile", str(target), "-e",
+         "SELECT range AS n, md5(range::VARCHAR) AS h FROM range(1000000000)"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not leftovers(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert leftovers(tmp_path), "the export never started"
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "leaked" not in stderr
+    assert target.read_text() == "old\n"
+    assert leftovers(tmp_path) == []
+
+
+def test_parquet_to_a_terminal_is_a_usage_error() -> None:
+    result = run("-e", "SELECT 1", "--output", "parquet")
+    assert result.returncode == 2
+    assert "--outfile" in result.stderr
+
+
+def test_unknown_extension_and_bad_partition_column(tmp_path: Path) -> None:
+    unknown = run("-e", "SELECT 1 AS n", "--outfile", str(tmp_path / "x.xlsx"))
+    assert unknown.returncode == 2 and "extension" in unknown.stderr
+    bad = run("-e", "SELECT 1 AS n", "--outfile", str(tmp_path / "d"), "--partition-by", "nope")
+    assert bad.returncode == 2 and "cannot partition by nope" in bad.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_outfile_takes_the_last_result(env: dict[str, str], tmp_path: Path) -> None:
+    target = tmp_path / "last.jsonl"
+    result = run("-e", "SELECT 1 AS a; CREATE TABLE t AS SELECT 2 AS b; SELECT b FROM t",
+                 "-o", "jsonl", "--outfile", str(target), env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == '{"a": 1}\n'
+    assert target.read_text() == '{"b": 2}\n'
+
+
+def test_copy_statement_reads_virtual_tables(
+    env: dict[str, str], endpoint: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "copied.parquet"
+    query = both_regions(endpoint, "connectionId, region")
+    result = run("-e", f"COPY ({query}) TO '{target}' (FORMAT parquet)", env=env)
+    assert result.returncode == 0, result.stderr
+    assert pq.read_table(target).num_rows == 33
+
+
+def test_markdown_on_the_console() -> None:
+    result = run("-e", "SELECT 'a|b' AS x, 2 AS n", "-o", "markdown")
+    assert result.stdout.splitlines() == ["| x | n |", "| :--- | ---: |", "| a\\|b | 2 |"]

@@ -1,0 +1,189 @@
+"""Write a result to a file or a partitioned directory, atomically.
+
+Parquet and CSV are written by DuckDB itself (typed, fast, never through Python rows); the
+text formats go through `vpnsql.output`. Everything is written beside the target under a
+temporary name and renamed into place only when complete, so a failure or Ctrl-C leaves no
+partial file and an existing target untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from vpnsql import output
+from vpnsql.errors import UsageError, VpnsqlError
+
+EXTENSIONS = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".md": "markdown",
+}
+FILE_FORMATS = ("parquet", *output.FORMATS)
+PARTITIONABLE = ("parquet", "csv")
+NESTED = ("STRUCT", "MAP", "UNION")
+
+
+class ExportError(VpnsqlError):
+    """The file could not be written; nothing was left behind."""
+
+
+def format_for(path: str, explicit: str | None, *, partitioned: bool = False) -> str:
+    """The format to write `path` in: `explicit`, else the extension; a partitioned directory
+    without one is parquet."""
+    if explicit is not None:
+        return explicit
+    suffix = Path(path).suffix.lower()
+    if partitioned and suffix not in EXTENSIONS:
+        return "parquet"
+    if suffix not in EXTENSIONS:
+        known = ", ".join(EXTENSIONS)
+        raise UsageError(
+            f"cannot tell the format of {path} from its extension",
+            hint=f"use one of {known}, or --output FORMAT",
+        )
+    return EXTENSIONS[suffix]
+
+
+def export(
+    relation: duckdb.DuckDBPyRelation,
+    connection: duckdb.DuckDBPyConnection,
+    path: str,
+    fmt: str,
+    *,
+    header: bool = True,
+    partition_by: Sequence[str] = (),
+) -> None:
+    """Write the whole result to `path` (a directory when partitioned), replacing it at once.
+
+    `connection` is the relation's, so that Ctrl-C can interrupt DuckDB mid-write.
+    """
+    if partition_by:
+        _check_partitions(relation, fmt, partition_by)
+    partitions = list(partition_by) or None
+    try:
+        with _atomic(Path(path), directory=bool(partition_by)) as temporary:
+            if fmt == "parquet":
+                pattern = {"filename_pattern": "part-{i}"} if partition_by else {}
+                _interruptible(
+                    connection,
+                    lambda: relation.to_parquet(
+                        str(temporary), compression="zstd", partition_by=partitions, **pattern
+                    ),
+                )
+            elif fmt == "csv":
+                _interruptible(
+                    connection,
+                    lambda: _json_nested(relation).to_csv(
+                        str(temporary), header=header, partition_by=partitions
+                    ),
+                )
+            else:
+                with open(temporary, "w", encoding="utf-8", newline="") as out:
+                    output.write(relation, fmt, out, header=header)
+    except (OSError, duckdb.IOException, duckdb.PermissionException) as err:
+        raise ExportError(f"cannot write {path}: {_reason(err)}") from None
+
+
+def _interruptible(connection: duckdb.DuckDBPyConnection, work: Callable[[], None]) -> None:
+    """Run DuckDB work on a thread: a signal cannot reach the main thread inside DuckDB, so
+    Ctrl-C is caught here and turned into `connection.interrupt()`."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as err:  # handed to the waiting thread
+            failure.append(err)
+
+    worker = threading.Thread(target=run, name="vpnsql-export", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.1)
+    except KeyboardInterrupt:
+        connection.interrupt()
+        worker.join()
+        raise
+    if failure:
+        raise failure[0]
+
+
+def _check_partitions(relation: duckdb.DuckDBPyRelation, fmt: str, columns: Sequence[str]) -> None:
+    if fmt not in PARTITIONABLE:
+        raise UsageError(f"--partition-by writes {' or '.join(PARTITIONABLE)}, not {fmt}")
+    known = {c.lower() for c in relation.columns}
+    missing = [c for c in columns if c.lower() not in known]
+    if missing:
+        raise UsageError(
+            f"cannot partition by {', '.join(missing)}: not a column of the result",
+            hint=f"columns: {', '.join(relation.columns)}",
+        )
+
+
+def _json_nested(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """STRUCT/LIST/MAP columns as JSON text, since CSV has no nesting."""
+    parts = []
+    for name, kind in zip(relation.columns, relation.types, strict=True):
+        quoted = '"' + name.replace('"', '""') + '"'
+        text = str(kind)
+        nested = text.startswith(NESTED) or text.endswith("]")
+        parts.append(f"to_json({quoted})::VARCHAR AS {quoted}" if nested else quoted)
+    return relation.project(", ".join(parts))
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    return str(err).splitlines()[0]
+
+
+@contextmanager
+def _atomic(target: Path, *, directory: bool) -> Iterator[Path]:
+    """A temporary path beside `target`, renamed onto it only if the block succeeds."""
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise ExportError(f"cannot write {target}: no directory {parent}")
+    if target.exists() and target.is_dir() != directory:
+        kind = "a directory" if target.is_dir() else "a file"
+        raise ExportError(f"cannot write {target}: it is {kind}")
+    temporary = parent / f".{target.name}.vpnsql-{uuid.uuid4().hex[:8]}"
+    try:
+        yield temporary
+        _replace(temporary, target, directory)
+    except BaseException:
+        _remove(temporary)
+        raise
+
+
+def _replace(temporary: Path, target: Path, directory: bool) -> None:
+    if not directory or not target.exists():
+        os.replace(temporary, target)
+        return
+    # A directory cannot be swapped in one rename: move the old one aside first, and put it
+    # back if the new one cannot take its place.
+    retired = target.with_name(f".{target.name}.vpnsql-old-{uuid.uuid4().hex[:8]}")
+    os.replace(target, retired)
+    try:
+        os.replace(temporary, target)
+    except BaseException:
+        os.replace(retired, target)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
