@@ -1,16 +1,18 @@
-"""Local sandbox: a moto server with EC2 Client VPN, for trying vpnsql without a cloud.
+"""Local sandbox: a moto server with EC2 Client VPN plus an Alibaba Cloud VPC emulator.
 
 ``start()`` serves moto on a loopback port from a background thread (one server thread per
 request, so concurrent fan-out really runs concurrently) and, by default, loads the demo
-data of :mod:`vpnsql.sandbox.demo`.  Point boto3 / the AWS CLI at it with
-``Sandbox.env()``.
+data of :mod:`vpnsql.sandbox.demo`.  Beside it, on a port of its own, runs the Alibaba
+Cloud emulator of :mod:`vpnsql.sandbox.alibaba` (``Sandbox.alibaba``).  Point boto3, the
+AWS CLI and vpnsql at both with ``Sandbox.env()``.
 
 Besides moto's own routes the server answers ``POST /_vpnsql/seed`` (see
-:mod:`vpnsql.sandbox.aws`).  ``latency`` adds that many seconds to every AWS API request
-(not to the admin routes), for benchmarking concurrent fan-out.
+:mod:`vpnsql.sandbox.aws`).  ``latency`` adds that many seconds to every AWS and Alibaba
+API request (not to the admin routes), for benchmarking concurrent fan-out.
 
 All sandboxes in one process share moto's state: ``reset()`` wipes it (as does
 ``POST /moto-api/reset``), and ``start(demo=True)`` reloads the demo endpoints afresh.
+Each sandbox has Alibaba state of its own (``Sandbox.alibaba.emulator``).
 This package imports moto, so import it only when a sandbox is wanted.
 """
 
@@ -27,6 +29,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from .alibaba import AlibabaServer
+from .alibaba import start as start_alibaba
 from .aws import create_endpoint, reset, seed_connections, seed_from_json
 from .demo import load as load_demo
 
@@ -38,32 +42,36 @@ ADMIN_PREFIX = "/_vpnsql/"
 
 @dataclass(frozen=True)
 class Sandbox:
-    """A running sandbox server; ``stop()`` it when done."""
+    """A running sandbox: the AWS server at ``endpoint_url`` and ``alibaba``; ``stop()`` both."""
 
     endpoint_url: str
     _server: BaseWSGIServer = field(repr=False, compare=False)
     _thread: threading.Thread = field(repr=False, compare=False)
+    alibaba: AlibabaServer = field(compare=False)
 
     def env(self) -> dict[str, str]:
-        """Environment that points AWS SDKs and the AWS CLI at this sandbox."""
+        """Environment that points AWS SDKs, the AWS CLI and vpnsql at this sandbox."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1",
+            **self.alibaba.env(),
         }
 
     def stop(self) -> None:
         self._server.shutdown()
         self._thread.join()
         self._server.server_close()
+        self.alibaba.stop()
 
 
 def start(
     *, host: str = "127.0.0.1", port: int = 0, demo: bool = True, latency: float = 0.0
 ) -> Sandbox:
-    """Start moto with Client VPN on a loopback port in a background thread; seed demo data if
-    asked. ``port=0`` lets the OS pick a free port (no probe-then-bind race)."""
+    """Start moto with Client VPN on a loopback port in a background thread, and the Alibaba
+    emulator on a free one; seed demo data if asked. ``port=0`` lets the OS pick a free port
+    (no probe-then-bind race)."""
     if latency < 0:
         raise ValueError("latency must be >= 0")
     moto_app: WSGIApp = DomainDispatcherApplication(create_backend_app)
@@ -76,8 +84,9 @@ def start(
     thread.start()
     if demo:
         load_demo()
+    alibaba = start_alibaba(host=host, demo=demo, latency=latency)
     netloc = f"[{host}]" if ":" in host else host
-    return Sandbox(f"http://{netloc}:{server.server_port}", server, thread)
+    return Sandbox(f"http://{netloc}:{server.server_port}", server, thread, alibaba)
 
 
 class _QuietHandler(WSGIRequestHandler):

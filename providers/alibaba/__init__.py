@@ -1,0 +1,10 @@
+"""The Alibaba Cloud provider: declarations only here; the SDK is imported when a table is read."""
+
+from vpnsql.tables import Provider
+from vpnsql_providers.alibaba import vpc
+
+PROVIDER = Provider(
+    name="alibaba",
+    description="Alibaba Cloud: VPN gateways and the clients of their SSL-VPN connections.",
+    tables=vpc.TABLES,
+)

@@ -1,0 +1,201 @@
+"""Alibaba Cloud SDK clients, credentials, retries and error translation for the Alibaba tables.
+
+The SDK is imported inside these functions only: `alibabacloud_vpc20160428.client` takes about
+half a second to import (aiohttp and 1,200 model modules), which a query that reads no Alibaba
+table must not pay.
+
+The SDK retries nothing by default (RuntimeOptions.autoretry is ignored; only
+Config.retry_options counts), so every client gets retry options for throttling: up to
+MAX_ATTEMPTS attempts with exponential backoff and equal jitter, so a throttled gateway still
+gives its complete answer, and a persistent one fails loudly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from vpnsql.errors import CredentialsError, ProviderError
+from vpnsql.tables import Settings
+
+ENDPOINT_VARIABLE = "VPNSQL_ALIBABA_ENDPOINT"
+REGION_VARIABLE = "ALIBABA_CLOUD_REGION_ID"
+THROTTLING_CODES = ("Throttling.User", "Throttling", "ServiceUnavailable")
+MAX_ATTEMPTS = 5
+BACKOFF_MS = 100  # first retry waits 100-200 ms, then 200-400, 400-800, 800-1600
+MAX_BACKOFF_MS = 5000
+
+CREDENTIALS_HINT = (
+    "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or configure a "
+    "profile (aliyun configure, ~/.alibabacloud/credentials.ini), or try --sandbox"
+)
+_AUTH_CODES = {
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "InvalidAccessKeyId.NotFound",
+    "InvalidAccessKeyId.Inactive",
+    "InvalidSecurityToken.Expired",
+    "InvalidSecurityToken.Malformed",
+}
+_PERMISSION_CODES = {"Forbidden", "Forbbiden.SubUser", "Forbidden.RAM", "Forbidden.SubUser"}
+_PERMISSION_HINT = (
+    "grant the RAM user or role vpc:DescribeSslVpnClients and vpc:DescribeVpnGateways"
+)
+_lock = threading.Lock()
+
+
+def vpc(region: str, settings: Settings) -> Any:
+    """The session's VPC client for the region (SDK clients are safe to share across threads)."""
+    with _lock:
+        clients = settings.state.setdefault("alibaba.vpc", {})
+        client = clients.get(region)
+        if client is None:
+            client = clients[region] = _new_client(region, settings)
+    return client
+
+
+def _new_client(region: str, settings: Settings) -> Any:
+    from alibabacloud_tea_openapi.utils_models import Config
+    from alibabacloud_vpc20160428.client import Client
+
+    config = Config(
+        region_id=region,
+        retry_options=_retry_options(),
+        max_idle_conns=max(10, settings.max_concurrency),
+        **_endpoint(region),
+        **_credentials(),
+    )
+    return Client(config)
+
+
+def _retry_options() -> Any:
+    from darabonba.policy.retry import RetryOptions
+
+    backoff = {"policy": "ExponentialWithEqualJitter", "period": BACKOFF_MS, "cap": MAX_BACKOFF_MS}
+    condition = {
+        "maxAttempts": MAX_ATTEMPTS,
+        "errorCode": list(THROTTLING_CODES),
+        "backoff": backoff,
+        "maxDelay": MAX_BACKOFF_MS,
+    }
+    return RetryOptions({"retryable": True, "retryCondition": [condition]})
+
+
+def _endpoint(region: str) -> dict[str, str]:
+    """Config for VPNSQL_ALIBABA_ENDPOINT (http://host:port); none means the regional one."""
+    url = os.environ.get(ENDPOINT_VARIABLE)
+    if not url:
+        return {}
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ProviderError(
+            f"{ENDPOINT_VARIABLE} must be a URL such as http://127.0.0.1:8500, not {url!r}",
+            provider="alibaba",
+            code="InvalidEndpoint",
+            region=region,
+        )
+    return {"endpoint": parts.netloc, "protocol": parts.scheme}
+
+
+def _credentials() -> dict[str, Any]:
+    """Config for the credentials: the environment's access key, else the SDK's default chain.
+
+    The chain reads ALIBABA_CLOUD_ACCESS_KEY_* once per process, when it is imported; reading
+    them here, per session, lets a later session use keys set since (the rest of the chain:
+    ~/.aliyun/config.json, ~/.alibabacloud/credentials.ini, ECS RAM roles, is the SDK's).
+    """
+    key_id = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID")
+    secret = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+    if key_id and secret:
+        token = os.environ.get("ALIBABA_CLOUD_SECURITY_TOKEN") or None
+        return {"access_key_id": key_id, "access_key_secret": secret, "security_token": token}
+    from alibabacloud_credentials.client import Client as CredentialClient
+
+    return {"credential": CredentialClient()}
+
+
+def default_region(settings: Settings) -> str | None:
+    """ALIBABA_CLOUD_REGION_ID, else the region_id of the aliyun CLI's current profile."""
+    region = os.environ.get(REGION_VARIABLE)
+    if region:
+        return region
+    if os.environ.get("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "").lower() == "true":
+        return None
+    path = Path.home() / ".aliyun" / "config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:
+        raise CredentialsError(
+            f"cannot read {path}: {err}", provider="alibaba", hint=CREDENTIALS_HINT
+        ) from None
+    name = os.environ.get("ALIBABA_CLOUD_PROFILE") or config.get("current")
+    profile = next((p for p in config.get("profiles", []) if p.get("name") == name), {})
+    return profile.get("region_id") or None
+
+
+@contextmanager
+def translated_errors(region: str, target: str | None = None) -> Iterator[None]:
+    """Turn the SDK's exceptions into vpnsql errors that keep Alibaba's code and message."""
+    from alibabacloud_tea_openapi.exceptions import AlibabaCloudException
+    from darabonba.exceptions import UnretryableException
+
+    try:
+        yield
+    except AlibabaCloudException as err:
+        raise _api_error(err, region, target) from None
+    except UnretryableException as err:
+        # Anything that is not an API answer: credentials, network.
+        raise _local_error(err.inner_exception, region, target) from None
+
+
+def _api_error(err: Any, region: str, target: str | None) -> ProviderError:
+    answer = err.data if isinstance(err.data, dict) else {}
+    code = err.code
+    message = answer.get("Message") or err.message
+    if err.request_id and err.request_id != "None":  # the SDK formats a missing id as "None"
+        message = f"{message} (RequestId {err.request_id})"
+    hint = None
+    if code in THROTTLING_CODES:
+        message = f"{message}; still throttled after {MAX_ATTEMPTS} attempts"
+        hint = "lower --max-concurrency, or try again later"
+    elif code in _AUTH_CODES:
+        hint = CREDENTIALS_HINT
+    elif code in _PERMISSION_CODES:
+        hint = _PERMISSION_HINT
+    return ProviderError(
+        message, provider="alibaba", code=code, region=region, target=target, hint=hint
+    )
+
+
+def _local_error(err: BaseException, region: str, target: str | None) -> ProviderError:
+    from alibabacloud_credentials.exceptions import CredentialException
+    from darabonba.exceptions import RetryError
+
+    if isinstance(err, CredentialException):
+        return CredentialsError(
+            f"no Alibaba Cloud credentials: {err.message}",
+            provider="alibaba",
+            region=region,
+            target=target,
+            hint=CREDENTIALS_HINT,
+        )
+    if isinstance(err, RetryError):  # the SDK's name for a failed HTTP exchange
+        return ProviderError(
+            f"cannot reach the Alibaba Cloud API: {err.message}",
+            provider="alibaba",
+            code="NetworkError",
+            region=region,
+            target=target,
+            hint=f"check the network (and {ENDPOINT_VARIABLE}, if set)",
+        )
+    return ProviderError(
+        str(err), provider="alibaba", code=type(err).__name__, region=region, target=target
+    )

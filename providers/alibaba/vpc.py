@@ -1,0 +1,323 @@
+"""alibaba.vpc: the clients of a VPN gateway's SSL-VPN connections, and the VPN gateways.
+
+Reads top to bottom: the shared params, each table's declaration and fetch function, then the
+paging both share. There is no EXEC method: no Alibaba Cloud API disconnects an SSL-VPN client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from vpnsql.errors import ProviderError
+from vpnsql.tables import Column, FetchRequest, Param, Row, Table
+from vpnsql_providers.alibaba.client import default_region, translated_errors, vpc
+
+PAGE_SIZE = 50  # the API's maximum (1..50)
+EPOCH = datetime(1970, 1, 1)
+
+REGION = Param(
+    "region",
+    "The region ID of the VPN gateway (`RegionId` works too); defaults to "
+    "ALIBABA_CLOUD_REGION_ID or the region of the current aliyun CLI profile.",
+    required=True,
+    pattern=r"[a-z]+(-[a-z0-9]+)+",
+    example="cn-hangzhou",
+    default=default_region,
+    aliases=("RegionId",),
+)
+REGION_COLUMNS = (
+    Column("region", "VARCHAR", "The region ID of the VPN gateway, e.g. cn-hangzhou."),
+    Column("regionId", "VARCHAR", "The same as `region`, under the API's own name."),
+)
+
+
+def _region_values(region: str) -> Row:
+    """The values of REGION_COLUMNS: the alias column must always equal `region`."""
+    return {"region": region, "regionId": region}
+
+
+GATEWAY_ID_PATTERN = r"vpn-[a-z0-9]+"
+GATEWAY_ID_EXAMPLE = "vpn-bp1a2b3c4d5e6f7g80001"
+
+
+def discover_gateways(request: FetchRequest) -> list[str]:
+    """The region's gateways with SSL-VPN enabled, for WHERE clauses naming no VpnGatewayId."""
+    region = FetchRequest({"region": request.params["region"]}, settings=request.settings)
+    return [
+        row["vpnGatewayId"]
+        for page in fetch_vpn_gateways(region)
+        for row in page
+        if row["sslVpn"] == "enable" and row["status"] != "deleting"
+    ]
+
+
+def fetch_ssl_vpn_clients(request: FetchRequest) -> Iterator[list[Row]]:
+    """DescribeSslVpnClients for one gateway, every page until TotalCount or the limit."""
+    from alibabacloud_vpc20160428.models import DescribeSslVpnClientsRequest
+
+    region = request.params["region"]
+    gateway_id = request.params["VpnGatewayId"]
+    client = vpc(region, request.settings)
+
+    def page(number: int, size: int) -> dict[str, Any]:
+        api_request = DescribeSslVpnClientsRequest(
+            region_id=region, vpn_gateway_id=gateway_id, page_number=number, page_size=size
+        )
+        return client.describe_ssl_vpn_clients(api_request).body.to_map()
+
+    yield from _pages(
+        page,
+        lambda body: body.get("ClientInfoList") or [],
+        lambda record: _ssl_vpn_client(record, region, gateway_id),
+        request.limit,
+        region,
+        gateway_id,
+    )
+
+
+def _ssl_vpn_client(record: dict[str, Any], region: str, gateway_id: str) -> Row:
+    return {
+        "vpnGatewayId": gateway_id,
+        "commonName": record.get("CommonName"),
+        "status": record.get("Status"),
+        "privateIp": record.get("PrivateIp"),
+        "ip": record.get("Ip"),
+        "port": _text(record.get("Port")),
+        "sendBytes": _number(record.get("SendBytes")),
+        "receiveBytes": _number(record.get("ReceiveBytes")),
+        "connectedTime": _epoch_ms(record.get("ConnectedTime")),
+        **_region_values(region),
+    }
+
+
+SSL_VPN_CLIENTS = Table(
+    provider="alibaba",
+    service="vpc",
+    resource="ssl_vpn_clients",
+    description=(
+        "The clients connected to a VPN gateway through SSL-VPN (DescribeSslVpnClients). "
+        "Gateways created before December 10, 2022 must be upgraded before the API lists them."
+    ),
+    columns=(
+        Column("vpnGatewayId", "VARCHAR", "The ID of the VPN gateway the client is connected to."),
+        Column(
+            "commonName",
+            "VARCHAR",
+            "The common name of the client certificate, or the user name when the client "
+            "uses two-factor authentication.",
+        ),
+        Column("status", "VARCHAR", "The status of the connection: online."),
+        Column("privateIp", "VARCHAR", "The private IP address the VPN gateway gave the client."),
+        Column("ip", "VARCHAR", "The public IP address the client connected from."),
+        Column("port", "VARCHAR", "The port the client connected from."),
+        Column("sendBytes", "BIGINT", "Bytes sent from the VPN gateway to the client."),
+        Column("receiveBytes", "BIGINT", "Bytes received by the VPN gateway from the client."),
+        Column("connectedTime", "TIMESTAMP", "When the client connected (UTC)."),
+        *REGION_COLUMNS,
+    ),
+    params=(
+        Param(
+            "VpnGatewayId",
+            "The ID of the VPN gateway; when the WHERE clause names none, every gateway of "
+            "the region with SSL-VPN enabled.",
+            required=True,
+            pattern=GATEWAY_ID_PATTERN,
+            example=GATEWAY_ID_EXAMPLE,
+            discover=discover_gateways,
+        ),
+        REGION,
+    ),
+    fetch=fetch_ssl_vpn_clients,
+    examples=(
+        "-- the five clients that downloaded the most\n"
+        "SELECT commonName, ip, privateIp, connectedTime, sendBytes\n"
+        "FROM alibaba.vpc.ssl_vpn_clients\n"
+        "WHERE VpnGatewayId = 'vpn-bp1a2b3c4d5e6f7g80001' AND region = 'cn-hangzhou'\n"
+        "ORDER BY sendBytes DESC LIMIT 5;",
+        "-- traffic per user over two gateways\n"
+        "SELECT commonName, count(*) AS sessions, sum(sendBytes + receiveBytes) AS bytes\n"
+        "FROM alibaba.vpc.ssl_vpn_clients\n"
+        "WHERE VpnGatewayId IN ('vpn-bp1a2b3c4d5e6f7g80001', 'vpn-bp1a2b3c4d5e6f7g80002')\n"
+        "  AND RegionId = 'cn-hangzhou'\n"
+        "GROUP BY commonName ORDER BY bytes DESC;",
+        "-- how full each gateway's SSL-VPN is\n"
+        "SELECT g.name, g.sslMaxConnections, count(c.commonName) AS connected\n"
+        "FROM alibaba.vpc.vpn_gateways g\n"
+        "JOIN alibaba.vpc.ssl_vpn_clients c ON c.vpnGatewayId = g.vpnGatewayId\n"
+        "WHERE g.region = 'cn-hangzhou' AND c.region = 'cn-hangzhou'\n"
+        "  AND c.VpnGatewayId IN ('vpn-bp1a2b3c4d5e6f7g80001', 'vpn-bp1a2b3c4d5e6f7g80002')\n"
+        "GROUP BY ALL;",
+    ),
+)
+
+# Optional params of vpn_gateways: column name -> the API's request field.
+_GATEWAY_FILTERS = {"VpnGatewayId": "vpn_gateway_id", "VpcId": "vpc_id", "Status": "status"}
+
+
+def fetch_vpn_gateways(request: FetchRequest) -> Iterator[list[Row]]:
+    """DescribeVpnGateways for one region, every page; single-valued filters are pushed down.
+
+    The API takes one value per filter, so a filter with several values is left to DuckDB.
+    """
+    from alibabacloud_vpc20160428.models import DescribeVpnGatewaysRequest
+
+    region = request.params["region"]
+    client = vpc(region, request.settings)
+    filters = {
+        _GATEWAY_FILTERS[name]: values[0]
+        for name, values in request.filters.items()
+        if len(values) == 1
+    }
+
+    def page(number: int, size: int) -> dict[str, Any]:
+        api_request = DescribeVpnGatewaysRequest(
+            region_id=region, page_number=number, page_size=size, **filters
+        )
+        return client.describe_vpn_gateways(api_request).body.to_map()
+
+    yield from _pages(
+        page,
+        lambda body: (body.get("VpnGateways") or {}).get("VpnGateway") or [],
+        lambda record: _vpn_gateway(record, region),
+        request.limit,
+        region,
+        None,
+    )
+
+
+def _vpn_gateway(record: dict[str, Any], region: str) -> Row:
+    return {
+        "vpnGatewayId": record.get("VpnGatewayId"),
+        "name": record.get("Name"),
+        "description": record.get("Description"),
+        "status": record.get("Status"),
+        "businessStatus": record.get("BusinessStatus"),
+        "spec": record.get("Spec"),
+        "sslVpn": record.get("SslVpn"),
+        "ipsecVpn": record.get("IpsecVpn"),
+        "sslMaxConnections": _number(record.get("SslMaxConnections")),
+        "internetIp": record.get("InternetIp"),
+        "sslVpnInternetIp": record.get("SslVpnInternetIp"),
+        "vpcId": record.get("VpcId"),
+        "vSwitchId": record.get("VSwitchId"),
+        "networkType": record.get("NetworkType"),
+        "enableBgp": record.get("EnableBgp"),
+        "createTime": _epoch_ms(record.get("CreateTime")),
+        **_region_values(region),
+    }
+
+
+VPN_GATEWAYS = Table(
+    provider="alibaba",
+    service="vpc",
+    resource="vpn_gateways",
+    description="The VPN gateways of a region (DescribeVpnGateways).",
+    columns=(
+        Column("vpnGatewayId", "VARCHAR", "The ID of the VPN gateway."),
+        Column("name", "VARCHAR", "The name of the VPN gateway."),
+        Column("description", "VARCHAR", "The description of the VPN gateway."),
+        Column(
+            "status",
+            "VARCHAR",
+            "The state of the gateway: init, provisioning, active, updating or deleting.",
+        ),
+        Column(
+            "businessStatus",
+            "VARCHAR",
+            "The billing state: Normal, or FinancialLocked when payment is overdue.",
+        ),
+        Column("spec", "VARCHAR", "The bandwidth specification, e.g. 10M."),
+        Column("sslVpn", "VARCHAR", "Whether SSL-VPN is enabled: enable or disable."),
+        Column("ipsecVpn", "VARCHAR", "Whether IPsec-VPN is enabled: enable or disable."),
+        Column(
+            "sslMaxConnections",
+            "INTEGER",
+            "The maximum number of concurrent SSL-VPN connections.",
+        ),
+        Column("internetIp", "VARCHAR", "The public IP address of the VPN gateway."),
+        Column(
+            "sslVpnInternetIp",
+            "VARCHAR",
+            "The public IP address SSL-VPN clients connect to.",
+        ),
+        Column("vpcId", "VARCHAR", "The ID of the VPC the gateway belongs to."),
+        Column("vSwitchId", "VARCHAR", "The ID of the vSwitch the gateway is attached to."),
+        Column("networkType", "VARCHAR", "public or private."),
+        Column("enableBgp", "BOOLEAN", "Whether BGP is enabled."),
+        Column("createTime", "TIMESTAMP", "When the gateway was created (UTC)."),
+        *REGION_COLUMNS,
+    ),
+    params=(
+        REGION,
+        Param(
+            "VpnGatewayId",
+            "Pushed down to the API when it has a single value.",
+            pattern=GATEWAY_ID_PATTERN,
+            example=GATEWAY_ID_EXAMPLE,
+        ),
+        Param("VpcId", "Pushed down to the API when it has a single value."),
+        Param("Status", "Pushed down to the API when it has a single value."),
+    ),
+    fetch=fetch_vpn_gateways,
+    examples=(
+        "SELECT vpnGatewayId, name, status, spec, sslVpn, sslMaxConnections, sslVpnInternetIp\n"
+        "FROM alibaba.vpc.vpn_gateways WHERE region = 'cn-hangzhou';",
+        "-- gateways with SSL-VPN in two regions\n"
+        "SELECT region, vpnGatewayId, name, vpcId\n"
+        "FROM alibaba.vpc.vpn_gateways\n"
+        "WHERE region IN ('cn-hangzhou', 'eu-central-1') AND sslVpn = 'enable';",
+    ),
+)
+
+TABLES = (SSL_VPN_CLIENTS, VPN_GATEWAYS)
+
+
+def _pages(
+    call: Callable[[int, int], dict[str, Any]],
+    records: Callable[[dict[str, Any]], list[dict[str, Any]]],
+    to_row: Callable[[dict[str, Any]], Row],
+    limit: int | None,
+    region: str,
+    target: str | None,
+) -> Iterator[list[Row]]:
+    """PageNumber/PageSize paging until TotalCount rows were seen (or `limit`).
+
+    An empty page before TotalCount would silently drop rows, so it is an error instead.
+    """
+    size = PAGE_SIZE if limit is None else max(1, min(limit, PAGE_SIZE))
+    seen = 0
+    number = 1
+    while True:
+        with translated_errors(region, target):
+            body = call(number, size)
+        rows = [to_row(record) for record in records(body)]
+        seen += len(rows)
+        yield rows
+        total = _number(body.get("TotalCount")) or 0
+        if seen >= total or (limit is not None and seen >= limit):
+            return
+        if not rows:
+            raise ProviderError(
+                f"page {number} was empty after {seen} of {total} rows",
+                provider="alibaba",
+                code="IncompletePaging",
+                region=region,
+                target=target,
+            )
+        number += 1
+
+
+def _number(value: Any) -> int | None:
+    """A count the API may send as a number or a string; missing is NULL."""
+    return None if value is None or value == "" else int(value)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _epoch_ms(value: Any) -> datetime | None:
+    """Epoch milliseconds (UTC) as a naive UTC datetime, exactly (no float rounding)."""
+    return None if value is None or value == "" else EPOCH + timedelta(milliseconds=int(value))
