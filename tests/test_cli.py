@@ -154,8 +154,10 @@ def test_unknown_table_suggests(env: dict[str, str]) -> None:
 
 
 def test_missing_param_shows_an_example(env: dict[str, str]) -> None:
-    result = run("-e", f"SELECT * FROM {CONNS} WHERE region = 'us-east-1'", env=env)
-    assert_clean_error(result, 1, "needs ClientVpnEndpointId", "ClientVpnEndpointId = '")
+    env.pop("AWS_DEFAULT_REGION")
+    sql = f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = 'cvpn-endpoint-0a1b2c3d4e5f60001'"
+    result = run("-e", sql, env=env)
+    assert_clean_error(result, 1, "needs region", "region = 'us-east-1'")
 
 
 def test_syntax_error_has_a_position(env: dict[str, str]) -> None:

@@ -137,9 +137,9 @@ def test_delete_plans_the_select_of_the_same_rows() -> None:
 
 
 def test_delete_needs_the_required_params_and_a_method() -> None:
-    with pytest.raises(ParamError, match="needs ClientVpnEndpointId"):
+    with pytest.raises(ParamError, match="needs region"):
         plan_statement(
-            "DELETE FROM aws.ec2_api.client_vpn_connections WHERE region = 'us-east-1'",
+            f"DELETE FROM aws.ec2_api.client_vpn_connections WHERE ClientVpnEndpointId = '{EP}'",
             REGISTRY,
             Settings(),
         )

@@ -65,9 +65,33 @@ def test_contradictory_constraints_make_no_call() -> None:
 
 def test_missing_required_param_names_it_with_an_example() -> None:
     with pytest.raises(ParamError) as caught:
-        calls(f"SELECT * FROM {CONNS} WHERE region = 'us-east-1'")
-    assert "ClientVpnEndpointId" in caught.value.message
+        calls(f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}'")
+    assert "needs region" in caught.value.message
     assert "ClientVpnEndpointId = 'cvpn-endpoint-" in (caught.value.hint or "")
+    assert "region = 'us-east-1'" in (caught.value.hint or "")
+
+
+def test_an_open_endpoint_id_is_left_to_discovery() -> None:
+    found = calls(f"SELECT * FROM {CONNS} WHERE region IN ('us-east-1', 'eu-west-1')")
+    assert [dict(c.params) for c in found] == [{"region": "eu-west-1"}, {"region": "us-east-1"}]
+    assert all([p.name for p in c.discover] == ["ClientVpnEndpointId"] for c in found)
+
+
+def test_subquery_params_are_run_first_then_planned_with_their_values() -> None:
+    inner = (
+        "SELECT clientVpnEndpointId FROM aws.ec2_api.client_vpn_endpoints "
+        "WHERE region = 'us-east-1' AND vpcId = 'vpc-1'"
+    )
+    sql = f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId IN ({inner}) AND region = 'us-east-1'"
+    first = plan_statement(sql, REGISTRY, Settings())
+    assert first.calls == ()
+    assert len(first.pending) == 1
+    (pending,) = first.pending
+    second = plan_statement(sql, REGISTRY, Settings(), {pending: [EP, EP2]})
+    endpoints = {dict(c.params).get("ClientVpnEndpointId") for c in second.calls}
+    assert endpoints == {EP, EP2, None}  # None: the endpoints table the subquery reads
+    with pytest.raises(ParamError, match="not a valid"):
+        plan_statement(sql, REGISTRY, Settings(), {pending: ["nope"]})
 
 
 def test_missing_region_without_default_is_an_error() -> None:

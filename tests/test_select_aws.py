@@ -172,9 +172,11 @@ def test_default_region_comes_from_the_configuration(
     assert rows == [("eu-west-1",)]
 
 
-def test_missing_endpoint_id_makes_no_call(session: Session) -> None:
-    with pytest.raises(ParamError, match="ClientVpnEndpointId"):
-        session.sql(f"SELECT * FROM {CONNS} WHERE region = 'us-east-1'")
+def test_missing_region_makes_no_call(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    with pytest.raises(ParamError, match="needs region"):
+        session.sql(f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = 'cvpn-endpoint-00000000'")
+    assert session.last_stats.calls == 0
 
 
 def test_endpoints_table_lists_the_demo_endpoints(session: Session) -> None:

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from vpnsql.planner import Statement
     from vpnsql.session import Session
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
 # vpnsql.export.FILE_FORMATS, spelled out so --help needs no import of duckdb
 FORMATS = ("table", "json", "jsonl", "csv", "markdown", "parquet")
 QUIET_STATEMENTS = ("Create", "Insert", "Update", "Delete", "Drop", "Alter", "Set", "Use")
@@ -35,7 +36,8 @@ examples:
   vpnsql -f audit.sql --output csv > audit.csv
   vpnsql sandbox            serve the local fake clouds for other tools
 
-exit codes: 0 ok, 1 query/API/auth error, 2 usage error, 130 interrupted
+exit codes: 0 ok, 1 query/API/auth error, 2 usage error, 3 partial result
+(--allow-partial), 130 interrupted
 """
 
 
@@ -89,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=8,
         metavar="N",
         help="API calls in flight at once (default: 8)",
+    )
+    parser.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="when some API calls fail, keep the rows that arrived, report each failure on "
+        "stderr and exit 3 (default: fail with exit 1)",
     )
     parser.add_argument(
         "--sandbox",
@@ -209,6 +217,7 @@ def _run(args: argparse.Namespace) -> int:
         session = Session(
             settings=Settings(args.profile, args.max_concurrency, args.dry_run),
             confirm=(lambda preview: True) if args.yes else statements.refuse_many,
+            allow_partial=args.allow_partial,
         )
         return _print_results(session, sql, args)
 
@@ -233,17 +242,22 @@ def _shows_result(statement: Statement) -> bool:
 def _print_results(session: Session, sql: str, args: argparse.Namespace) -> int:
     """Run each statement in turn, printing results; --outfile takes the last one.
 
-    Exit 1 if any terminate call failed.
+    Exit 1 if any terminate call failed, 3 if --allow-partial dropped failed fetches.
     """
     from vpnsql import output
+    from vpnsql.progress import Progress
 
     plan = session.plan(sql)
     last = max((i for i, s in enumerate(plan) if _shows_result(s)), default=-1)
     first = True
-    failed = 0
+    failed = partial = 0
     for index, statement in enumerate(plan):
-        relation = session.run(statement)
+        with Progress(lambda: session.last_stats, sys.stderr):
+            relation = session.run(statement)
         failed += session.last_failed
+        for failure in session.last_stats.failures:
+            print(f"vpnsql: skipped: {failure.error.message}", file=sys.stderr)
+            partial += 1
         if relation is None or not _shows_result(statement):
             continue
         if args.outfile and index == last:
@@ -257,6 +271,9 @@ def _print_results(session: Session, sql: str, args: argparse.Namespace) -> int:
     if failed:
         print(f"vpnsql: error: {failed} call(s) failed; see the message column", file=sys.stderr)
         return EXIT_ERROR
+    if partial:
+        print(f"vpnsql: partial result: {partial} call(s) failed", file=sys.stderr)
+        return EXIT_PARTIAL
     return EXIT_OK
 
 
@@ -287,10 +304,14 @@ def _maybe_sandbox(enabled: bool) -> Iterator[None]:
     running = sandbox.start()
     saved = dict(os.environ)
     try:
-        os.environ.update(_isolated_env(running.env()))
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_EC2"):
+        for name in LEAKY_VARIABLES:
             os.environ.pop(name, None)
-        print(f"vpnsql: using the sandbox at {running.endpoint_url}", file=sys.stderr)
+        os.environ.update(_isolated_env(running.env()))
+        print(
+            f"vpnsql: using the sandbox (AWS at {running.endpoint_url}, "
+            f"Alibaba at {running.alibaba.url})",
+            file=sys.stderr,
+        )
         yield
     finally:
         os.environ.clear()
@@ -298,9 +319,30 @@ def _maybe_sandbox(enabled: bool) -> Iterator[None]:
         running.stop()
 
 
+LEAKY_VARIABLES = (
+    "AWS_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL_EC2",
+    "ALIBABA_CLOUD_SECURITY_TOKEN",
+    "ALIBABA_CLOUD_PROFILE",
+    "ALIBABA_CLOUD_CREDENTIALS_URI",
+    "ALIBABA_CLOUD_ROLE_ARN",
+    "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
+    "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
+)
+"""Real-cloud settings that would override or ride along with the sandbox's own."""
+
+
 def _isolated_env(env: dict[str, str]) -> dict[str, str]:
-    """The sandbox's variables, with real AWS config files hidden so nothing leaks to AWS."""
-    return {**env, "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    """The sandbox's variables, with the real clouds' config files hidden so nothing leaks."""
+    return {
+        **env,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "ALIBABA_CLOUD_CREDENTIALS_FILE": os.devnull,
+        "ALIBABA_CLOUD_CLI_PROFILE_DISABLED": "true",
+        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
+    }
 
 
 def _serve_sandbox(args: argparse.Namespace) -> int:

@@ -1,7 +1,8 @@
-"""Run a statement's calls: concurrently, bounded, and failing loudly.
+"""Run a statement's calls: discovery first, then every call, concurrently and bounded.
 
-Each call goes through its table's fetch function on a worker thread. The first failure cancels
-what has not started and is raised, so an error never turns into missing rows. An optional
+Calls run on up to `settings.max_concurrency` threads. A failed call never turns into missing
+rows: by default the statement fails naming every call that failed; with `allow_partial` the
+rows that arrived are kept and the failures are reported in the stats. An optional
 `FetchCache` (the shell's) answers calls fetched moments ago without calling the API again.
 """
 
@@ -9,29 +10,62 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from vpnsql.planner import Call
-from vpnsql.tables import FetchRequest, Row, Settings, Table
+from vpnsql.errors import ProviderError, VpnsqlError
+from vpnsql.planner import Call, merge
+from vpnsql.tables import FetchRequest, Param, Row, Settings, Table
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A call that failed, with the provider's error (code, region, target)."""
+
+    call: Call
+    error: VpnsqlError
+
+
+class FetchFailed(VpnsqlError):
+    """Several calls of one statement failed; the message names each."""
+
+    def __init__(self, failures: Sequence[Failure], total: int) -> None:
+        lines = [f"{len(failures)} of {total} API calls failed:"]
+        lines += [f"  {failure.error.message}" for failure in failures]
+        super().__init__("\n".join(lines), hint="--allow-partial keeps the rows that arrived")
+        self.failures = list(failures)
 
 
 @dataclass
 class FetchStats:
-    """What one statement's fetch cost: for `.timer` and benchmarks."""
+    """What one statement's fetch cost and how far it is: for progress, `.timer`, benchmarks."""
 
     calls: int = 0
+    done: int = 0
     pages: int = 0
     cached: int = 0
     rows: int = 0
     seconds: float = 0.0
+    failures: list[Failure] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add_page(self, rows: int) -> None:
         with self._lock:
             self.pages += 1
             self.rows += rows
+
+    def add_calls(self, count: int) -> None:
+        with self._lock:
+            self.calls += count
+
+    def finish_call(self) -> None:
+        with self._lock:
+            self.done += 1
 
 
 class FetchCache:
@@ -72,40 +106,93 @@ def run_calls(
     settings: Settings,
     cache: FetchCache | None = None,
     stats: FetchStats | None = None,
+    *,
+    allow_partial: bool = False,
 ) -> dict[Table, list[Row]]:
-    """Rows per table for every call, fetched on up to `settings.max_concurrency` threads."""
+    """Rows per table for every call (discovering open params first)."""
     stats = stats if stats is not None else FetchStats()
     started = time.perf_counter()
-    results: dict[Call, list[Row]] = {}
-    for call in calls:
-        if cache is not None and (rows := cache.get(call)) is not None:
-            results[call] = rows
-            stats.cached += 1
-    missing = [call for call in calls if call not in results]
-    stats.calls += len(missing)
-    results.update(_fetch_all(missing, settings, stats))
-    if cache is not None:
-        for call in missing:
-            cache.put(call, results[call])
-    stats.seconds += time.perf_counter() - started
+    try:
+        concrete = _discover(calls, settings, stats)
+        results: dict[Call, list[Row]] = {}
+        for call in concrete:
+            if cache is not None and (rows := cache.get(call)) is not None:
+                results[call] = rows
+                stats.cached += 1
+        missing = [call for call in concrete if call not in results]
+        fetched = _in_pool(missing, lambda call: run_call(call, settings, stats), settings, stats)
+        for call, outcome in fetched.items():
+            if isinstance(outcome, ProviderError):
+                stats.failures.append(Failure(call, outcome))
+                continue
+            results[call] = outcome
+            if cache is not None:
+                cache.put(call, outcome)
+    finally:
+        stats.seconds += time.perf_counter() - started
+    if stats.failures and not allow_partial:
+        if len(stats.failures) == 1:
+            raise stats.failures[0].error
+        raise FetchFailed(stats.failures, stats.calls)
     by_table: dict[Table, list[Row]] = {call.table: [] for call in calls}
-    for call in calls:  # call order keeps results deterministic
-        by_table[call.table].extend(results[call])
+    for call in concrete:  # plan order keeps results deterministic
+        by_table[call.table].extend(results.get(call, []))
     return by_table
 
 
-def _fetch_all(calls: list[Call], settings: Settings, stats: FetchStats) -> dict[Call, list[Row]]:
-    if len(calls) <= 1:
-        return {call: run_call(call, settings, stats) for call in calls}
-    pool = ThreadPoolExecutor(max_workers=max(1, min(settings.max_concurrency, len(calls))))
+def _discover(calls: Sequence[Call], settings: Settings, stats: FetchStats) -> list[Call]:
+    """Replace each call with open params by one call per discovered value (in plan order)."""
+    concrete = list(calls)
+    while any(call.discover for call in concrete):
+        requests = {(call.discover[0], call.params): call for call in concrete if call.discover}
+        found = _in_pool(
+            list(requests),
+            lambda key: list(key[0].discover(FetchRequest(dict(key[1]), settings=settings))),
+            settings,
+            stats,
+        )
+        expanded: list[Call] = []
+        for call in concrete:
+            if not call.discover:
+                expanded.append(call)
+                continue
+            values = found[(call.discover[0], call.params)]
+            if isinstance(values, ProviderError):
+                stats.failures.append(Failure(call, values))
+                continue
+            expanded.extend(_with_value(call, call.discover[0], value) for value in values)
+        concrete = merge(expanded)
+    return concrete
+
+
+def _with_value(call: Call, param: Param, value: str) -> Call:
+    given = {**dict(call.params), param.name: value}
+    order = [p.name for p in call.table.required_params if p.name in given]
+    params = tuple((name, given[name]) for name in order)
+    return Call(call.table, params, call.filters, call.limit, call.discover[1:])
+
+
+def _in_pool(
+    items: Sequence[T], work: Callable[[T], U], settings: Settings, stats: FetchStats
+) -> dict[T, U | ProviderError]:
+    """`work` on every item, concurrently; a provider error is returned as that item's result,
+    so one failure neither hides the others nor stops them."""
+    stats.add_calls(len(items))
+
+    def attempt(item: T) -> U | ProviderError:
+        try:
+            return work(item)
+        except ProviderError as err:
+            return err
+        finally:
+            stats.finish_call()
+
+    if len(items) <= 1:
+        return {item: attempt(item) for item in items}
+    pool = ThreadPoolExecutor(max_workers=max(1, min(settings.max_concurrency, len(items))))
     try:
-        futures: dict[Future[list[Row]], Call] = {
-            pool.submit(run_call, call, settings, stats): call for call in calls
-        }
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in done:
-            if (error := future.exception()) is not None:
-                raise error
-        return {call: future.result() for future, call in futures.items()}
+        futures: dict[Future[U | ProviderError], T] = {pool.submit(attempt, i): i for i in items}
+        wait(futures)
+        return {item: future.result() for future, item in futures.items()}
     finally:
         pool.shutdown(wait=False, cancel_futures=True)

@@ -29,7 +29,7 @@ def write(relation: duckdb.DuckDBPyRelation, fmt: str, out: IO[str], header: boo
 
 
 def _batches(relation: duckdb.DuckDBPyRelation) -> Iterator[list[tuple[Any, ...]]]:
-    reader = relation.fetch_record_batch(BATCH_ROWS)
+    reader = relation.to_arrow_reader(BATCH_ROWS)
     for batch in reader:
         columns = [column.to_pylist() for column in batch.columns]
         yield list(zip(*columns, strict=True))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import sqlglot
@@ -38,6 +38,9 @@ class Call:
     params: tuple[tuple[str, str], ...]
     filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
     limit: int | None = None
+    discover: tuple[Param, ...] = ()
+    """Required params the WHERE clause left open, whose values the fetcher discovers first
+    (e.g. every Client VPN endpoint of the region); such a call stands for one call each."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ class Statement:
     expression: exp.Expression | None
     calls: tuple[Call, ...] = ()
     action: Command | Delete | None = None
+    pending: tuple[str, ...] = ()
+    """Subqueries (`param IN (SELECT ...)`) whose values are needed before any call can be
+    planned: run them and plan again with their values as `resolved`."""
 
     @property
     def tables(self) -> tuple[Table, ...]:
@@ -72,6 +78,11 @@ class _Reference:
     table: Table
     values: dict[str, set[str]] = field(default_factory=dict)
     limit: int | None = None
+    pending: list[str] = field(default_factory=list)
+
+
+Resolved = Mapping[str, Sequence[object]]
+"""Values of subqueries already run, by their SQL text (see Statement.pending)."""
 
 
 def split_statements(text: str) -> list[str]:
@@ -98,8 +109,11 @@ def plan(text: str, registry: Registry, settings: Settings | None = None) -> lis
     return [plan_statement(piece, registry, settings) for piece in split_statements(text)]
 
 
-def plan_statement(text: str, registry: Registry, settings: Settings) -> Statement:
+def plan_statement(
+    text: str, registry: Registry, settings: Settings, resolved: Resolved | None = None
+) -> Statement:
     """Plan one statement: which calls to make before DuckDB runs `text` unchanged."""
+    resolved = resolved or {}
     command = parse_command(text, registry, settings)
     if command is not None:
         return Statement(text, None, action=command)
@@ -111,8 +125,11 @@ def plan_statement(text: str, registry: Registry, settings: Settings) -> Stateme
         # Not ours to judge: DuckDB's grammar is wider than sqlglot's, let DuckDB answer.
         return Statement(text, None)
     if isinstance(expression, exp.Delete) and _virtual(expression.this, registry):
-        return _plan_delete(text, expression, registry, settings)
-    references = list(_references(expression, registry))
+        return _plan_delete(text, expression, registry, settings, resolved)
+    references = list(_references(expression, registry, resolved))
+    pending = tuple(dict.fromkeys(sql for r in references for sql in r.pending))
+    if pending:
+        return Statement(text, expression, pending=pending)
     calls: list[Call] = []
     for table, refs in _group_by_table(references).items():
         calls.extend(_calls_for(table, refs, settings))
@@ -124,7 +141,7 @@ def _virtual(node: exp.Expression | None, registry: Registry) -> bool:
 
 
 def _plan_delete(
-    text: str, expression: exp.Delete, registry: Registry, settings: Settings
+    text: str, expression: exp.Delete, registry: Registry, settings: Settings, resolved: Resolved
 ) -> Statement:
     """DELETE is a SELECT of the same rows (any predicate works) plus a method per row."""
     target = expression.this
@@ -140,8 +157,9 @@ def _plan_delete(
     alias = f" AS {target.alias}" if target.alias else ""
     where = expression.args.get("where")
     select_text = f"SELECT * FROM {table.name}{alias} {where.sql(DIALECT) if where else ''}"
-    select = plan_statement(select_text.strip(), registry, settings)
-    return Statement(text, expression, select.calls, Delete(table, method, select))
+    select = plan_statement(select_text.strip(), registry, settings, resolved)
+    action = Delete(table, method, select)
+    return Statement(text, expression, select.calls, action, select.pending)
 
 
 def _mentions_provider(text: str, registry: Registry) -> bool:
@@ -160,7 +178,9 @@ def _syntax_error(err: ParseError) -> SqlSyntaxError:
     return SqlSyntaxError(f"syntax error at {where}{description}", hint=f"near: {context}")
 
 
-def _references(expression: exp.Expression, registry: Registry) -> Iterator[_Reference]:
+def _references(
+    expression: exp.Expression, registry: Registry, resolved: Resolved
+) -> Iterator[_Reference]:
     for node in expression.find_all(exp.Table):
         if not (node.catalog and node.db and registry.is_provider(node.catalog)):
             continue
@@ -171,7 +191,7 @@ def _references(expression: exp.Expression, registry: Registry) -> Iterator[_Ref
                 f"{table.name} can only be read (SELECT); "
                 f"{expression.key.upper()} on a virtual table is not supported"
             )
-        yield _read_scope(table, node.alias_or_name, scope)
+        yield _read_scope(table, node.alias_or_name, scope, resolved)
 
 
 def _is_write_target(node: exp.Table) -> bool:
@@ -181,7 +201,7 @@ def _is_write_target(node: exp.Table) -> bool:
     return isinstance(parent, exp.Insert | exp.Update | exp.Delete | exp.Create | exp.Drop)
 
 
-def _read_scope(table: Table, alias: str, scope: exp.Select) -> _Reference:
+def _read_scope(table: Table, alias: str, scope: exp.Select, resolved: Resolved) -> _Reference:
     """Collect constraints on this reference from its SELECT's WHERE and inner-join ONs."""
     reference = _Reference(table)
     conjuncts = list(_conjuncts(scope))
@@ -191,6 +211,11 @@ def _read_scope(table: Table, alias: str, scope: exp.Select) -> _Reference:
         if found is None:
             continue
         param, values = found
+        if isinstance(values, str):  # a subquery: its values, or run it first
+            if values not in resolved:
+                reference.pending.append(values)
+                continue
+            values = list(resolved[values])
         try:
             checked = {param.validate(v) for v in values}
         except ValueError as err:
@@ -198,6 +223,8 @@ def _read_scope(table: Table, alias: str, scope: exp.Select) -> _Reference:
         previous = reference.values.get(param.name)
         reference.values[param.name] = checked if previous is None else previous & checked
         consumed += 1
+    if reference.pending:
+        return reference  # planned again once the subqueries have run
     for param in table.required_params:
         if param.name not in reference.values and _mentions(conjuncts, param, alias):
             raise ParamError(
@@ -231,8 +258,11 @@ def _flatten_and(node: exp.Expression) -> Iterator[exp.Expression]:
 
 def _constraint(
     node: exp.Expression, table: Table, alias: str
-) -> tuple[Param, list[object]] | None:
-    """`col = lit`, `lit = col` or `col IN (lits)` on a param of this reference, else None."""
+) -> tuple[Param, list[object] | str] | None:
+    """`col = lit`, `lit = col` or `col IN (lits)` on a param of this reference, else None.
+
+    For `col IN (SELECT ...)` the values are the subquery's SQL, to be run first.
+    """
     if isinstance(node, exp.EQ):
         sides = [(node.this, node.expression), (node.expression, node.this)]
         for column, other in sides:
@@ -240,7 +270,11 @@ def _constraint(
             value = _literal(other)
             if param is not None and value is not _NOT_LITERAL:
                 return param, [value]
-    if isinstance(node, exp.In) and not node.args.get("query") and not node.args.get("unnest"):
+    query = node.args.get("query") if isinstance(node, exp.In) else None
+    if isinstance(query, exp.Subquery) and isinstance(query.this, exp.Query):
+        param = _param_of(node.this, table, alias)
+        return (param, query.this.sql(DIALECT)) if param is not None else None
+    if isinstance(node, exp.In) and query is None and not node.args.get("unnest"):
         param = _param_of(node.this, table, alias)
         values = [_literal(v) for v in node.expressions]
         if param is not None and values and _NOT_LITERAL not in values:
@@ -311,36 +345,52 @@ def _group_by_table(references: list[_Reference]) -> dict[Table, list[_Reference
 
 
 def _calls_for(table: Table, references: list[_Reference], settings: Settings) -> list[Call]:
-    """Merge every reference of a table into calls, one per distinct set of required params.
-
-    All references share one materialized table, so references that hit the same required
-    params share a call: a filter survives only if every such reference has it (values
-    united), and a limit only if every one has one. That keeps the table free of duplicates.
-    """
-    merged: dict[tuple[tuple[str, str], ...], list[_Reference]] = {}
-    for reference in references:
-        for combination in _fan_out(table, reference, settings):
-            merged.setdefault(combination, []).append(reference)
+    """One call per reference and combination of required-param values, merged."""
+    optional = [p.name for p in table.params if not p.required]
     calls = []
-    for params, refs in merged.items():
-        optional = [p.name for p in table.params if not p.required]
+    for reference in references:
         filters = tuple(
-            (name, tuple(sorted(set().union(*(r.values[name] for r in refs)))))
+            (name, tuple(sorted(reference.values[name])))
             for name in optional
-            if all(name in r.values for r in refs)
+            if name in reference.values
         )
-        limits = [r.limit for r in refs]
-        limit = None if None in limits else max(limits)  # type: ignore[type-var]
-        calls.append(Call(table, params, filters, limit))
-    return calls
+        for params, discover in _fan_out(table, reference, settings):
+            calls.append(Call(table, params, filters, reference.limit, discover))
+    return merge(calls)
+
+
+def merge(calls: Iterable[Call]) -> list[Call]:
+    """One call per table and set of params, so the shared table has no duplicate rows.
+
+    All references share one materialized table, so calls with the same params become one: a
+    filter survives only if every such call has it (values united), and a limit only if
+    every one has one.
+    """
+    groups: dict[tuple[Table, tuple[tuple[str, str], ...], tuple[Param, ...]], list[Call]] = {}
+    for call in calls:
+        groups.setdefault((call.table, call.params, call.discover), []).append(call)
+    merged = []
+    for (table, params, discover), group in groups.items():
+        filters = [dict(call.filters) for call in group]
+        common = [name for name in filters[0] if all(name in f for f in filters)]
+        united = tuple((n, tuple(sorted(set().union(*(f[n] for f in filters))))) for n in common)
+        limits = [call.limit for call in group]
+        limit = None if None in limits else max(x for x in limits if x is not None)
+        merged.append(Call(table, params, united, limit, discover))
+    return merged
 
 
 def _fan_out(
     table: Table, reference: _Reference, settings: Settings
-) -> list[tuple[tuple[str, str], ...]]:
+) -> list[tuple[tuple[tuple[str, str], ...], tuple[Param, ...]]]:
+    """Every combination of required-param values, and the params left to discover."""
     choices: list[list[tuple[str, str]]] = []
+    discover: list[Param] = []
     for param in table.required_params:
         values = reference.values.get(param.name)
+        if values is None and param.discover is not None:
+            discover.append(param)
+            continue
         if values is None:
             default = param.default(settings) if param.default else None
             if default is None:
@@ -353,7 +403,7 @@ def _fan_out(
             except ValueError as err:
                 raise ParamError(f"{table.name}: default {err}") from None
         choices.append([(param.name, v) for v in sorted(values)])
-    return list(itertools.product(*choices))
+    return [(combination, tuple(discover)) for combination in itertools.product(*choices)]
 
 
 def _example_where(table: Table) -> str:

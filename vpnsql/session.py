@@ -6,6 +6,7 @@ exactly the answers the command line gives.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import duckdb
@@ -30,12 +31,14 @@ class Session:
         database: str = ":memory:",
         cache: FetchCache | None = None,
         confirm: Confirm = statements.refuse_many,
+        allow_partial: bool = False,
     ) -> None:
         self.registry = registry or Registry.discover()
         self.settings = settings or Settings()
         self.engine = Engine(database)
         self.cache = cache
         self.confirm = confirm
+        self.allow_partial = allow_partial
         self.last_stats = FetchStats()
         self.last_failed = 0
 
@@ -51,10 +54,14 @@ class Session:
         """Fetch what the statement reads, load it, and run it.
 
         Plain SQL runs as written on DuckDB. SHOW/DESCRIBE answer from the registry; EXEC and
-        DELETE call methods, and `last_failed` counts the calls that failed.
+        DELETE call methods, and `last_failed` counts the calls that failed. With
+        `allow_partial`, `last_stats.failures` lists the fetches that failed.
         """
         self.last_stats = FetchStats()
         self.last_failed = 0
+        # Within one statement a (table, params) is fetched once, even if a subquery read it.
+        cache = self.cache if self.cache is not None else FetchCache(ttl=math.inf)
+        statement = self._resolve(statement, cache)
         action = statement.action
         if isinstance(action, Show):
             return self.engine.relation(*statements.show(action, self.registry))
@@ -62,9 +69,7 @@ class Session:
             return self.engine.relation(*statements.describe(action))
         if isinstance(action, Exec):
             return self._outcome(statements.run_exec(action, self.settings))
-        fetched = run_calls(statement.calls, self.settings, self.cache, self.last_stats)
-        for table, rows in fetched.items():
-            self.engine.load(table, rows)
+        self._load(statement, cache)
         if isinstance(action, planner.Delete):
             selected = self.engine.sql(action.select.text)
             assert selected is not None
@@ -75,6 +80,33 @@ class Session:
             )
             return self._outcome(outcome)
         return self.engine.sql(statement.text)
+
+    def _load(self, statement: planner.Statement, cache: FetchCache) -> None:
+        fetched = run_calls(
+            statement.calls,
+            self.settings,
+            cache,
+            self.last_stats,
+            allow_partial=self.allow_partial,
+        )
+        for table, rows in fetched.items():
+            self.engine.load(table, rows)
+
+    def _resolve(self, statement: planner.Statement, cache: FetchCache) -> planner.Statement:
+        """Run the subqueries a statement's params come from, then plan it with their values."""
+        resolved: dict[str, list[object]] = {}
+        while statement.pending:
+            for sql in statement.pending:
+                inner = planner.plan_statement(sql, self.registry, self.settings)
+                inner = self._resolve(inner, cache)
+                self._load(inner, cache)
+                relation = self.engine.sql(inner.text)
+                assert relation is not None
+                resolved[sql] = [row[0] for row in relation.fetchall() if row[0] is not None]
+            statement = planner.plan_statement(
+                statement.text, self.registry, self.settings, resolved
+            )
+        return statement
 
     def _outcome(self, outcome: Outcome) -> duckdb.DuckDBPyRelation:
         self.last_failed = outcome.failed
@@ -102,12 +134,16 @@ def connect(
     database: str = ":memory:",
     dry_run: bool = False,
     confirm: Confirm = statements.refuse_many,
+    allow_partial: bool = False,
 ) -> Session:
     """Open a session using the installed providers and the standard credential chains.
 
     `confirm` decides whether a DELETE may terminate what it selected (see
     `statements.Preview`); by default one connection may go and more raise
-    ConfirmationRequired.
+    ConfirmationRequired. `allow_partial` keeps the rows of the calls that worked when others
+    fail (see `Session.last_stats.failures`).
     """
     settings = Settings(profile, max_concurrency, dry_run)
-    return Session(settings=settings, database=database, confirm=confirm)
+    return Session(
+        settings=settings, database=database, confirm=confirm, allow_partial=allow_partial
+    )

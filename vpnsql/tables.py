@@ -8,7 +8,7 @@ at import, not in the middle of a user's query.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -56,6 +56,9 @@ class Param:
     example: str = "..."
     default: Callable[[Settings], str | None] | None = None
     aliases: tuple[str, ...] = ()
+    discover: Callable[[FetchRequest], Iterable[str]] | None = None
+    """For a required param the WHERE clause leaves open: list its values (e.g. every endpoint
+    of the region); the request carries the table's other required params."""
 
     @property
     def names(self) -> tuple[str, ...]:

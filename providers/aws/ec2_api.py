@@ -23,12 +23,30 @@ REGION = Param(
     example="us-east-1",
     default=default_region,
 )
+NOT_OFFERED = {"InvalidAction", "UnsupportedOperation"}
+"""Codes meaning the region has no Client VPN at all: zero rows there, as Steampipe does."""
+
+
+def discover_endpoints(request: FetchRequest) -> list[str]:
+    """Every endpoint of the region that can have connections (not deleted), for WHERE
+    clauses that name no ClientVpnEndpointId."""
+    region = FetchRequest({"region": request.params["region"]}, settings=request.settings)
+    return [
+        row["clientVpnEndpointId"]
+        for page in fetch_endpoints(region)
+        for row in page
+        if (row["status"] or {}).get("code") not in ("deleting", "deleted")
+    ]
+
+
 ENDPOINT_ID = Param(
     "ClientVpnEndpointId",
-    "The ID of the Client VPN endpoint.",
+    "The ID of the Client VPN endpoint; when the WHERE clause names none, every endpoint "
+    "of the region.",
     required=True,
     pattern=r"cvpn-endpoint-[0-9a-f]{8,32}",
     example="cvpn-endpoint-0123456789abcdef0",
+    discover=discover_endpoints,
 )
 
 
@@ -327,8 +345,13 @@ def _pages(
     seen = 0
     token: str | None = None
     while True:
-        with translated_errors(region, target):
-            response = call(**({"NextToken": token} if token else {}))
+        try:
+            with translated_errors(region, target):
+                response = call(**({"NextToken": token} if token else {}))
+        except ProviderError as err:
+            if err.code in NOT_OFFERED:
+                return
+            raise
         rows = [to_row(record) for record in response.get(key, [])]
         seen += len(rows)
         yield rows

@@ -1,0 +1,191 @@
+"""Fan-out across regions and endpoints: discovery, subquery params, concurrency, failures."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from vpnsql.errors import ProviderError
+from vpnsql.fetch import FetchFailed, FetchStats
+from vpnsql.progress import Progress
+from vpnsql.session import Session
+from vpnsql_providers.aws.client import ec2
+
+CONNS = "aws.ec2_api.client_vpn_connections"
+
+
+def endpoint_id() -> str:
+    return f"cvpn-endpoint-{uuid.uuid4().hex[:17]}"
+
+
+@pytest.fixture
+def quiet_region(sandbox: Any) -> str:
+    """A region no other test uses: two endpoints with 3 and 4 connections, one deleted."""
+    from vpnsql.sandbox import create_endpoint, seed_connections
+
+    region = "ap-southeast-2"
+    seed_connections(region, endpoint_id(), 3)
+    seed_connections(region, endpoint_id(), 4)
+    create_endpoint(region, endpoint_id(), status="deleted")
+    return region
+
+
+def describe_calls(session: Session, region: str) -> list[str]:
+    names: list[str] = []
+    ec2(region, session.settings).meta.events.register(
+        "before-call.ec2.*", lambda model, **_: names.append(model.name)
+    )
+    return names
+
+
+def test_without_an_endpoint_id_every_endpoint_of_the_region_answers(
+    session: Session, quiet_region: str
+) -> None:
+    calls = describe_calls(session, quiet_region)
+    rows = session.sql(
+        f"SELECT clientVpnEndpointId, count(*) AS n FROM {CONNS} WHERE region = '{quiet_region}' "
+        "GROUP BY ALL ORDER BY n"
+    ).fetchall()
+    assert [n for _, n in rows] == [3, 4]
+    assert sorted(calls) == ["DescribeClientVpnConnections"] * 2 + ["DescribeClientVpnEndpoints"]
+    assert session.last_stats.calls == 3
+
+
+def test_params_from_a_subquery(session: Session, new_endpoint: Callable[..., str]) -> None:
+    from vpnsql.sandbox import create_endpoint, seed_connections
+
+    vpc = f"vpc-{uuid.uuid4().hex[:8]}"
+    inside = [create_endpoint("us-east-1", endpoint_id(), VpcId=vpc) for _ in range(2)]
+    for index, endpoint in enumerate(inside):
+        seed_connections("us-east-1", endpoint, index + 2)
+    new_endpoint(5)  # another VPC's endpoint, which must not be read
+    rows = session.sql(
+        f"SELECT clientVpnEndpointId, count(*) FROM {CONNS} WHERE ClientVpnEndpointId IN "
+        "(SELECT clientVpnEndpointId FROM aws.ec2_api.client_vpn_endpoints "
+        f" WHERE region = 'us-east-1' AND vpcId = '{vpc}') AND region = 'us-east-1' "
+        "GROUP BY ALL ORDER BY 2"
+    ).fetchall()
+    assert rows == [(inside[0], 2), (inside[1], 3)]
+    # one DescribeClientVpnEndpoints, shared by the subquery and the statement, and 2 calls
+    assert session.last_stats.calls == 3
+
+
+def test_a_table_read_twice_is_fetched_once(
+    session: Session, new_endpoint: Callable[..., str]
+) -> None:
+    endpoint = new_endpoint(6, users=2, seed=3)
+    calls = describe_calls(session, "us-east-1")
+    where = "{0}ClientVpnEndpointId = '" + endpoint + "' AND {0}region = 'us-east-1'"
+    rows = session.sql(
+        f"WITH c AS (SELECT * FROM {CONNS} WHERE {where.format('')}) "
+        f"SELECT count(*) FROM c JOIN {CONNS} d USING (connectionId) WHERE {where.format('d.')}"
+    ).fetchall()
+    assert rows == [(6,)]
+    assert calls == ["DescribeClientVpnConnections"]
+
+
+def test_calls_overlap_in_time(aws_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Against a slowed sandbox, the calls of one statement are in flight together."""
+    from vpnsql.sandbox import seed_connections, start
+
+    region = "us-west-2"
+    endpoints = [endpoint_id() for _ in range(6)]
+    for endpoint in endpoints:
+        seed_connections(region, endpoint, 2)
+    slow = start(demo=False, latency=0.3)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", slow.endpoint_url)
+        session = Session()
+        in_flight = 0
+        most = 0
+        lock = threading.Lock()
+
+        def begin(**_: Any) -> None:
+            nonlocal in_flight, most
+            with lock:
+                in_flight += 1
+                most = max(most, in_flight)
+
+        def end(**_: Any) -> None:
+            nonlocal in_flight
+            with lock:
+                in_flight -= 1
+
+        events = ec2(region, session.settings).meta.events
+        events.register("before-call.ec2.DescribeClientVpnConnections", begin)
+        events.register("after-call.ec2.DescribeClientVpnConnections", end)
+        listed = ", ".join(f"'{e}'" for e in endpoints)
+        rows = session.sql(
+            f"SELECT count(*) FROM {CONNS} WHERE ClientVpnEndpointId IN ({listed}) "
+            f"AND region = '{region}'"
+        ).fetchall()
+    finally:
+        slow.stop()
+    assert rows == [(12,)]
+    assert most >= 4
+
+
+def test_failed_calls_fail_the_statement_naming_each(
+    session: Session, new_endpoint: Callable[..., str]
+) -> None:
+    good = new_endpoint(2)
+    missing = [endpoint_id(), endpoint_id()]
+    listed = ", ".join(f"'{e}'" for e in [good, *missing])
+    sql = (
+        f"SELECT count(*) FROM {CONNS} "
+        f"WHERE ClientVpnEndpointId IN ({listed}) AND region = 'us-east-1'"
+    )
+    with pytest.raises(FetchFailed) as caught:
+        session.sql(sql)
+    assert "2 of 3 API calls failed" in caught.value.message
+    for endpoint in missing:
+        assert "InvalidClientVpnEndpointId.NotFound" in caught.value.message
+        assert endpoint in caught.value.message
+    with pytest.raises(ProviderError, match="NotFound"):
+        session.sql(sql.replace(f"'{missing[1]}'", f"'{good}'"))
+
+
+def test_allow_partial_keeps_what_arrived(aws_env: Any, new_endpoint: Callable[..., str]) -> None:
+    good = new_endpoint(2)
+    missing = endpoint_id()
+    session = Session(allow_partial=True)
+    rows = session.sql(
+        f"SELECT count(*) FROM {CONNS} WHERE ClientVpnEndpointId IN ('{good}', '{missing}') "
+        "AND region = 'us-east-1'"
+    ).fetchall()
+    assert rows == [(2,)]
+    (failure,) = session.last_stats.failures
+    assert failure.error.code == "InvalidClientVpnEndpointId.NotFound"
+    assert dict(failure.call.params)["ClientVpnEndpointId"] == missing
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_shows_on_a_terminal_after_a_delay_and_is_erased() -> None:
+    stats = FetchStats(calls=8, done=3, rows=1200)
+    stream = Terminal()
+    with Progress(lambda: stats, stream):
+        time.sleep(0.8)
+    text = stream.getvalue()
+    assert "3/8 calls, 1,200 rows" in text
+    assert text.endswith("\r\x1b[K")
+
+
+def test_progress_is_silent_off_a_terminal_and_for_quick_work() -> None:
+    stats = FetchStats(calls=1)
+    piped = io.StringIO()
+    with Progress(lambda: stats, piped):
+        time.sleep(0.7)
+    quick = Terminal()
+    with Progress(lambda: stats, quick):
+        pass
+    assert piped.getvalue() == quick.getvalue() == ""
