@@ -18,14 +18,12 @@ from vpnsql import __version__
 if TYPE_CHECKING:
     import duckdb
 
-    from vpnsql.planner import Statement
     from vpnsql.session import Session
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
 # vpnsql.export.FILE_FORMATS, spelled out so --help needs no import of duckdb
 FORMATS = ("table", "json", "jsonl", "csv", "markdown", "parquet")
-QUIET_STATEMENTS = ("Create", "Insert", "Update", "Delete", "Drop", "Alter", "Set", "Use")
 
 EPILOG = """\
 examples:
@@ -146,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:
         if debug:
             raise
-        return _report(err)
+        return report_error(err)
     return EXIT_INTERRUPTED
 
 
@@ -165,7 +163,7 @@ def run() -> None:
     sys.exit(code)
 
 
-def _report(err: Exception) -> int:
+def report_error(err: Exception) -> int:
     """Print an error as one clear message (and a hint); return its exit code."""
     from vpnsql.errors import VpnsqlError
 
@@ -233,12 +231,6 @@ def _check_output_args(args: argparse.Namespace) -> None:
         raise UsageError("--partition-by needs --outfile DIR")
 
 
-def _shows_result(statement: Statement) -> bool:
-    """Whether a statement has a result worth printing (DDL and DML answer only a count)."""
-    kind = type(statement.expression).__name__
-    return statement.action is not None or kind not in QUIET_STATEMENTS
-
-
 def _print_results(session: Session, sql: str, args: argparse.Namespace) -> int:
     """Run each statement in turn, printing results; --outfile takes the last one.
 
@@ -248,7 +240,7 @@ def _print_results(session: Session, sql: str, args: argparse.Namespace) -> int:
     from vpnsql.progress import Progress
 
     plan = session.plan(sql)
-    last = max((i for i, s in enumerate(plan) if _shows_result(s)), default=-1)
+    last = max((i for i, s in enumerate(plan) if s.shows_result), default=-1)
     first = True
     failed = partial = 0
     for index, statement in enumerate(plan):
@@ -258,7 +250,7 @@ def _print_results(session: Session, sql: str, args: argparse.Namespace) -> int:
         for failure in session.last_stats.failures:
             print(f"vpnsql: skipped: {failure.error.message}", file=sys.stderr)
             partial += 1
-        if relation is None or not _shows_result(statement):
+        if relation is None or not statement.shows_result:
             continue
         if args.outfile and index == last:
             _export(relation, session, args)

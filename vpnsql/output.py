@@ -98,7 +98,8 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-def _text(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """One value as people read it in a table: NULL, true/false, JSON for nested values."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -114,7 +115,7 @@ def _table(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> Non
     """An aligned grid sized to its content; numbers right-aligned; a row count below."""
     names = relation.columns
     numeric = [_is_numeric(str(t)) for t in relation.types]
-    rows = [[_text(v) for v in row] for batch in _batches(relation) for row in batch]
+    rows = [[cell_text(v) for v in row] for batch in _batches(relation) for row in batch]
     widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
 
     def line(cells: list[str]) -> str:
@@ -136,7 +137,7 @@ def _markdown(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> 
     out.write(_markdown_row(["---:" if n else ":---" for n in numeric]))
     for rows in _batches(relation):
         for row in rows:
-            out.write(_markdown_row([_text(v) for v in row]))
+            out.write(_markdown_row([cell_text(v) for v in row]))
 
 
 def _markdown_row(cells: list[str]) -> str:

@@ -26,6 +26,7 @@ from vpnsql.registry import Registry
 from vpnsql.tables import Method, Param, Settings, Table
 
 DIALECT = "duckdb"
+QUIET = (exp.Create, exp.Insert, exp.Update, exp.Delete, exp.Drop, exp.Alter, exp.Set, exp.Use)
 _NOT_LITERAL = object()
 _TOKEN_REPR = re.compile(r"<Token token_type: [\w.]+, text: (.*?), line: \d+.*?>")
 
@@ -64,6 +65,12 @@ class Statement:
     pending: tuple[str, ...] = ()
     """Subqueries (`param IN (SELECT ...)`) whose values are needed before any call can be
     planned: run them and plan again with their values as `resolved`."""
+
+    @property
+    def shows_result(self) -> bool:
+        """Whether the result is worth showing: DDL and DML answer only a count."""
+        quiet = isinstance(self.expression, QUIET) and self.action is None
+        return not quiet
 
     @property
     def tables(self) -> tuple[Table, ...]:

@@ -193,11 +193,16 @@ class Table:
 
 @dataclass(frozen=True)
 class Provider:
-    """What a `vpnsql.providers` entry point returns: a name and its tables."""
+    """What a `vpnsql.providers` entry point returns: a name and its tables.
+
+    `credentials(environ, settings)` says where credentials would come from ("environment
+    variables", a profile, a file) or None, cheaply and without reading any secret.
+    """
 
     name: str
     description: str
     tables: tuple[Table, ...]
+    credentials: Callable[[Mapping[str, str], Settings], str | None] | None = None
 
     def __post_init__(self) -> None:
         for table in self.tables:

@@ -2,9 +2,11 @@
 
 from vpnsql.tables import Provider
 from vpnsql_providers.alibaba import vpc
+from vpnsql_providers.alibaba.client import credential_source
 
 PROVIDER = Provider(
     name="alibaba",
     description="Alibaba Cloud: VPN gateways and the clients of their SSL-VPN connections.",
     tables=vpc.TABLES,
+    credentials=credential_source,
 )

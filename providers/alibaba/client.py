@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from vpnsql.credentials import first_file_mentioning
 from vpnsql.errors import CredentialsError, ProviderError
 from vpnsql.tables import Settings
 
@@ -199,3 +200,15 @@ def _local_error(err: BaseException, region: str, target: str | None) -> Provide
     return ProviderError(
         str(err), provider="alibaba", code=type(err).__name__, region=region, target=target
     )
+
+
+def credential_source(environ: Mapping[str, str], settings: Settings) -> str | None:
+    """Where the Alibaba Cloud chain would find credentials: environment, credentials.ini,
+    the aliyun CLI profile (seen without importing the SDK or reading a secret)."""
+    if environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID"):
+        return "environment variables"
+    files = (
+        environ.get("ALIBABA_CLOUD_CREDENTIALS_FILE") or "~/.alibabacloud/credentials.ini",
+        "~/.aliyun/config.json",
+    )
+    return first_file_mentioning(files, ("access_key_id", "ram_role", "mode"))

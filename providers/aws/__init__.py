@@ -2,9 +2,11 @@
 
 from vpnsql.tables import Provider
 from vpnsql_providers.aws import ec2_api
+from vpnsql_providers.aws.client import credential_source
 
 PROVIDER = Provider(
     name="aws",
     description="Amazon Web Services: EC2 Client VPN endpoints and their client connections.",
     tables=ec2_api.TABLES,
+    credentials=credential_source,
 )

@@ -7,11 +7,12 @@ clients are, and the fetcher calls from several threads.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from vpnsql.credentials import first_file_mentioning
 from vpnsql.errors import CredentialsError, ProviderError
 from vpnsql.tables import Settings
 
@@ -111,3 +112,25 @@ def number(value: str | None) -> int | None:
     if value is None or value in ("", "-"):
         return None
     return int(value)
+
+
+def credential_source(environ: Mapping[str, str], settings: Settings) -> str | None:
+    """Where boto3's chain would find credentials, in its order, as far as can be seen
+    without calling anything (no SDK import, no instance-metadata probe)."""
+    profile = settings.profile or environ.get("AWS_PROFILE")
+    if not settings.profile and environ.get("AWS_ACCESS_KEY_ID"):
+        return "environment variables"
+    if profile:
+        return f"profile {profile}"
+    if environ.get("AWS_WEB_IDENTITY_TOKEN_FILE"):
+        return "web identity token"
+    if environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") or environ.get(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI"
+    ):
+        return "container credentials"
+    files = (
+        environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials",
+        environ.get("AWS_CONFIG_FILE") or "~/.aws/config",
+    )
+    markers = ("aws_access_key_id", "sso_", "credential_process", "role_arn")
+    return first_file_mentioning(files, markers)

@@ -1,0 +1,156 @@
+"""Shell completion with literal text: what `suggest()` offers where, and the Enter rule."""
+
+from __future__ import annotations
+
+import pytest
+from prompt_toolkit.completion import CompleteEvent
+from prompt_toolkit.document import Document
+
+from vpnsql.planner import Call
+from vpnsql.registry import Registry
+from vpnsql.shell import meta
+from vpnsql.shell.completion import ShellCompleter, ValueBook, Vocabulary, suggest
+from vpnsql.shell.lexing import is_complete
+from vpnsql_providers.aws import PROVIDER
+
+CONNS = "aws.ec2_api.client_vpn_connections"
+EP = "cvpn-endpoint-0a1b2c3d4e5f60001"
+REGISTRY = Registry([PROVIDER])
+TERMINATE = f"{CONNS}.client_vpn_connections_Terminate"
+
+
+@pytest.fixture
+def vocabulary() -> Vocabulary:
+    return Vocabulary(REGISTRY, ValueBook(REGISTRY), meta.choices(REGISTRY))
+
+
+def texts(before: str, vocabulary: Vocabulary, after: str = "") -> list[str]:
+    return suggest(before, after, vocabulary).texts
+
+
+def test_a_partial_table_name_completes_to_the_table(vocabulary: Vocabulary) -> None:
+    found = suggest("SELECT * FROM aws.ec2_api.client_vpn_con", "", vocabulary)
+    assert found.word == "aws.ec2_api.client_vpn_con"  # what the completion replaces
+    assert found.texts == [CONNS]
+
+
+def test_table_names_complete_one_segment_at_a_time(vocabulary: Vocabulary) -> None:
+    assert texts("SELECT * FROM a", vocabulary) == ["aws"]
+    assert texts("SELECT * FROM aws.", vocabulary) == ["aws.ec2_api"]
+    assert texts("select * from AWS.EC2_API.", vocabulary) == [
+        CONNS,
+        "aws.ec2_api.client_vpn_endpoints",
+    ]
+    assert texts("SELECT * FROM client_vpn_e", vocabulary) == ["aws.ec2_api.client_vpn_endpoints"]
+    assert texts(f"SELECT * FROM {CONNS} c JOIN aws.ec2_api.client_vpn_en", vocabulary) == [
+        "aws.ec2_api.client_vpn_endpoints"
+    ]
+
+
+def test_after_where_the_required_params_come_first(vocabulary: Vocabulary) -> None:
+    found = texts(f"SELECT * FROM {CONNS} WHERE ", vocabulary)
+    assert found[:2] == ["ClientVpnEndpointId = ", "region = "]
+    assert "connectionId" in found and "clientVpnEndpointId" not in found
+    # a param already set is not offered again; the other still is, first
+    after_region = texts(f"SELECT * FROM {CONNS} WHERE region = 'us-east-1' AND ", vocabulary)
+    assert after_region[0] == "ClientVpnEndpointId = "
+    assert "region = " not in after_region
+    endpoints = texts("SELECT * FROM aws.ec2_api.client_vpn_endpoints WHERE re", vocabulary)
+    assert endpoints[0] == "region = "
+
+
+def test_a_param_set_later_in_the_statement_counts(vocabulary: Vocabulary) -> None:
+    before = f"SELECT * FROM {CONNS} WHERE "
+    after = f" AND ClientVpnEndpointId = '{EP}';"
+    assert texts(before, vocabulary, after)[0] == "region = "
+
+
+def test_columns_come_from_the_tables_in_the_statement(vocabulary: Vocabulary) -> None:
+    # the FROM is after the cursor
+    assert texts("SELECT ingress", vocabulary, f" FROM {CONNS}") == [
+        "ingressBytes",
+        "ingressPackets",
+    ]
+    assert texts("SELECT bytes", vocabulary, f" FROM {CONNS}") == ["ingressBytes", "egressBytes"]
+    assert texts(f"SELECT c.user FROM {CONNS} AS c WHERE c.connection", vocabulary) == [
+        "c.connectionId",
+        "c.connectionEstablishedTime",
+        "c.connectionEndTime",
+    ]
+    assert "vpcId" in texts("SELECT ", vocabulary, " FROM aws.ec2_api.client_vpn_endpoints")
+    assert "vpcId" not in texts("SELECT ", vocabulary, f" FROM {CONNS}")
+
+
+def test_keywords_follow_the_case_being_typed(vocabulary: Vocabulary) -> None:
+    assert texts("sel", vocabulary) == ["select"]
+    assert texts("SEL", vocabulary) == ["SELECT"]
+    assert texts("SELECT sin", vocabulary) == []  # keywords match by prefix only (not USING)
+    assert texts(f"SELECT * FROM {CONNS} ORD", vocabulary) == ["ORDER BY"]
+    assert texts("SELECT 1; sh", vocabulary) == ["show"]
+
+
+def test_values_seen_are_offered_where_a_value_goes(vocabulary: Vocabulary) -> None:
+    vocabulary.values.add_rows(["clientVpnEndpointId", "ingressBytes"], [(EP, 5)])
+    vocabulary.values.add_calls([Call(PROVIDER.tables[0], (("region", "eu-west-1"),))])
+    vocabulary.values.add("region", "us-east-1")
+    where = f"SELECT * FROM {CONNS} WHERE "
+    assert texts(where + "region = '", vocabulary) == ["us-east-1'", "eu-west-1'"]
+    assert texts(where + "region = 'eu", vocabulary) == ["eu-west-1'"]
+    assert texts(where + "region IN ('us-east-1', ", vocabulary)[:2] == [
+        "'us-east-1'",
+        "'eu-west-1'",
+    ]
+    assert texts(where + "ClientVpnEndpointId = ", vocabulary)[0] == f"'{EP}'"
+    assert texts(where + "connectionId = '", vocabulary) == []  # nothing seen for it
+    vocabulary.values.add("username", "o'brien")
+    assert texts(where + "username = ", vocabulary)[0] == "'o''brien'"
+    assert texts(where + "region = 'us' -- '", vocabulary) == []  # in a comment
+
+
+def test_exec_offers_methods_then_their_params(vocabulary: Vocabulary) -> None:
+    assert texts("EXEC aws.ec2_api.client_vpn_connections.client", vocabulary) == [TERMINATE]
+    params = texts(f"EXEC {TERMINATE} ", vocabulary)
+    assert params[:2] == ["@ClientVpnEndpointId=", "@region="]
+    assert {"@ConnectionId=", "@Username=", "@DryRun="} <= set(params)
+    rest = texts(f"EXEC {TERMINATE} @ClientVpnEndpointId='{EP}', @", vocabulary)
+    assert rest[0] == "@region=" and "@ClientVpnEndpointId=" not in rest
+
+
+def test_show_and_describe(vocabulary: Vocabulary) -> None:
+    assert "RESOURCES" in texts("SHOW ", vocabulary)
+    assert texts("SHOW RESOURCES IN ", vocabulary) == ["aws.ec2_api"]
+    assert texts("DESCRIBE aws.ec2_api.client_vpn_e", vocabulary) == [
+        "aws.ec2_api.client_vpn_endpoints"
+    ]
+
+
+def test_meta_commands_and_their_arguments(vocabulary: Vocabulary) -> None:
+    assert texts(".ti", vocabulary) == [".timer"]
+    assert texts(".timer o", vocabulary) == ["on", "off"]
+    assert "json" in texts(".output ", vocabulary)
+    assert texts(".describe aws.ec2_api.client_vpn_c", vocabulary) == [CONNS]
+
+
+def test_the_completer_replaces_the_word_at_the_cursor(vocabulary: Vocabulary) -> None:
+    document = Document("SELECT * FROM aws.ec2_api.client_vpn_con")
+    (completion,) = ShellCompleter(vocabulary).get_completions(document, CompleteEvent())
+    assert completion.text == CONNS
+    assert completion.start_position == -len("aws.ec2_api.client_vpn_con")
+    assert completion.display_meta_text == "table"
+
+
+@pytest.mark.parametrize(
+    ("text", "complete"),
+    [
+        ("SELECT 1;", True),
+        ("SELECT 1", False),
+        ("SELECT ';'", False),
+        ("SELECT 'it''s;", False),
+        ("SELECT 1 /* ; */", False),
+        ("SELECT 1; -- done", True),
+        ("  .tables", True),
+        ("", True),
+    ],
+)
+def test_enter_runs_only_complete_input(text: str, complete: bool) -> None:
+    assert is_complete(text) is complete

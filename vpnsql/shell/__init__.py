@@ -1,0 +1,36 @@
+"""The interactive shell: `vpnsql` with nothing to run, on a terminal.
+
+A prompt-toolkit prompt with SQL highlighting and completion that knows each virtual table's
+required params, meta commands (`.help`), results fitted to the terminal, and a session cache
+so refining a query does not call the API again. See docs/shell.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from vpnsql.shell.app import Shell
+from vpnsql.shell.banner import banner
+from vpnsql.shell.history import StatementHistory, history_path
+from vpnsql.tables import Settings
+
+EDITING_MODE_VARIABLE = "VPNSQL_EDITING_MODE"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Greet, then read and run statements until `.quit` or Ctrl-D; the exit status."""
+    settings = Settings(args.profile, args.max_concurrency, args.dry_run)
+    shell = Shell(
+        settings,
+        out=sys.stdout,
+        fmt=args.output,
+        header=not args.no_header,
+        history=StatementHistory(history_path()),
+        editing_mode=os.environ.get(EDITING_MODE_VARIABLE, "emacs").lower(),
+        debug=args.debug,
+        allow_partial=args.allow_partial,
+    )
+    sys.stdout.write(banner(shell.session.registry, settings, os.environ, args.sandbox))
+    return shell.loop()

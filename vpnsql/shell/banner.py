@@ -1,0 +1,33 @@
+"""The shell's greeting: version, where each provider's credentials would come from, sandbox.
+
+Each provider answers for its own credentials (`Provider.credentials`), cheaply and without
+printing any value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from vpnsql import __version__
+from vpnsql.registry import Registry
+from vpnsql.tables import Settings
+
+
+def banner(
+    registry: Registry, settings: Settings, environ: Mapping[str, str], sandbox: bool
+) -> str:
+    lines = [f"vpnsql {__version__}: SQL over VPN client connections"]
+    found = []
+    for name, provider in registry.providers.items():
+        check = provider.credentials
+        source = (check(environ, settings) or "none found") if check else "not checked"
+        found.append(f"{name} ({source})")
+    lines.append("credentials: " + ", ".join(found))
+    if sandbox:
+        where = environ.get("AWS_ENDPOINT_URL", "local")
+        lines.append(
+            f"sandbox: on ({where}), an emulated cloud with demo data; "
+            "nothing reaches a real account"
+        )
+    lines.append("type .help for commands; end statements with ';'; Ctrl-D exits")
+    return "\n".join(lines) + "\n"
