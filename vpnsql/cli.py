@@ -131,6 +131,7 @@ def _positive_int(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
+    _show_notices()
     try:
         if args_list[:1] == ["sandbox"]:
             return _serve_sandbox(build_sandbox_parser().parse_args(args_list[1:]))
@@ -161,6 +162,17 @@ def run() -> None:
         sys.stderr.flush()
         os._exit(code)
     sys.exit(code)
+
+
+def _show_notices() -> None:
+    """The library's notices (a provider skipped, ...) as one line each on stderr."""
+    import logging
+
+    logger = logging.getLogger("vpnsql")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("vpnsql: notice: %(message)s"))
+        logger.addHandler(handler)
 
 
 def report_error(err: Exception) -> int:

@@ -144,7 +144,22 @@ def plan_statement(
 
 
 def _virtual(node: exp.Expression | None, registry: Registry) -> bool:
-    return isinstance(node, exp.Table) and bool(node.catalog) and registry.is_provider(node.catalog)
+    return isinstance(node, exp.Table) and _virtual_name(node, registry) is not None
+
+
+def _virtual_name(node: exp.Table, registry: Registry) -> str | None:
+    """The registry name a table reference means, or None for DuckDB's own tables.
+
+    `provider.service.resource` as written; a table in service `main` also answers to
+    `provider.resource`, as DuckDB resolves a catalog's default schema.
+    """
+    if node.catalog and node.db and registry.is_provider(node.catalog):
+        if node.db.lower() == "main":
+            return f"{node.catalog}.{node.name}"
+        return f"{node.catalog}.{node.db}.{node.name}"
+    if not node.catalog and node.db and registry.is_provider(node.db):
+        return f"{node.db}.{node.name}"
+    return None
 
 
 def _plan_delete(
@@ -152,7 +167,7 @@ def _plan_delete(
 ) -> Statement:
     """DELETE is a SELECT of the same rows (any predicate works) plus a method per row."""
     target = expression.this
-    table = registry.table(f"{target.catalog}.{target.db}.{target.name}")
+    table = registry.table(str(_virtual_name(target, registry)))
     method = next((m for m in table.methods if m.delete), None)
     if method is None:
         raise UnsupportedStatementError(
@@ -189,9 +204,10 @@ def _references(
     expression: exp.Expression, registry: Registry, resolved: Resolved
 ) -> Iterator[_Reference]:
     for node in expression.find_all(exp.Table):
-        if not (node.catalog and node.db and registry.is_provider(node.catalog)):
+        name = _virtual_name(node, registry)
+        if name is None:
             continue
-        table = registry.table(f"{node.catalog}.{node.db}.{node.name}")
+        table = registry.table(name)
         scope = node.find_ancestor(exp.Select)
         if scope is None or _is_write_target(node):
             raise UnsupportedStatementError(

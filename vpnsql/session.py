@@ -35,6 +35,7 @@ class Session:
     ) -> None:
         self.registry = registry or Registry.discover()
         self.settings = settings or Settings()
+        self.settings.state["registry"] = self.registry  # cross-cloud views reach the others
         self.engine = Engine(database)
         self.cache = cache
         self.confirm = confirm

@@ -175,6 +175,10 @@ class Table:
 
     @property
     def name(self) -> str:
+        """`provider.service.resource`; `provider.resource` in service `main` (DuckDB's
+        default schema, so both spellings resolve)."""
+        if self.service == "main":
+            return f"{self.provider}.{self.resource}"
         return f"{self.provider}.{self.service}.{self.resource}"
 
     @property
@@ -192,17 +196,30 @@ class Table:
 
 
 @dataclass(frozen=True)
+class ViewBranch:
+    """A provider's part of a cross-cloud view: which table feeds it, how the view's params
+    map onto the table's params, and how one row becomes a row of the view."""
+
+    view: str
+    table: Table
+    params: Mapping[str, str]
+    row: Callable[[Row], Row]
+
+
+@dataclass(frozen=True)
 class Provider:
     """What a `vpnsql.providers` entry point returns: a name and its tables.
 
     `credentials(environ, settings)` says where credentials would come from ("environment
     variables", a profile, a file) or None, cheaply and without reading any secret.
+    `view_branches` are its parts of cross-cloud views such as `vpn.client_connections`.
     """
 
     name: str
     description: str
     tables: tuple[Table, ...]
     credentials: Callable[[Mapping[str, str], Settings], str | None] | None = None
+    view_branches: tuple[ViewBranch, ...] = ()
 
     def __post_init__(self) -> None:
         for table in self.tables:

@@ -9,4 +9,5 @@ PROVIDER = Provider(
     description="Alibaba Cloud: VPN gateways and the clients of their SSL-VPN connections.",
     tables=vpc.TABLES,
     credentials=credential_source,
+    view_branches=vpc.VIEW_BRANCHES,
 )

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from vpnsql.errors import ProviderError
-from vpnsql.tables import Column, FetchRequest, Param, Row, Table
+from vpnsql.tables import Column, FetchRequest, Param, Row, Table, ViewBranch
 from vpnsql_providers.alibaba.client import default_region, translated_errors, vpc
 
 PAGE_SIZE = 50  # the API's maximum (1..50)
@@ -272,6 +272,35 @@ VPN_GATEWAYS = Table(
 )
 
 TABLES = (SSL_VPN_CLIENTS, VPN_GATEWAYS)
+
+
+def as_client_connection(row: Row) -> Row:
+    """An SSL-VPN client as a row of vpn.client_connections: online means active; Alibaba
+    has no connection ID or end time, and its bytes are counted at the gateway."""
+    return {
+        "provider": "alibaba",
+        "region": row["region"],
+        "endpointId": row["vpnGatewayId"],
+        "connectionId": None,
+        "identity": row["commonName"],
+        "privateIp": row["privateIp"],
+        "publicIp": row["ip"],
+        "status": "active" if row["status"] == "online" else row["status"],
+        "connectedAt": row["connectedTime"],
+        "endedAt": None,
+        "bytesFromClient": row["receiveBytes"],
+        "bytesToClient": row["sendBytes"],
+    }
+
+
+VIEW_BRANCHES = (
+    ViewBranch(
+        view="vpn.client_connections",
+        table=SSL_VPN_CLIENTS,
+        params={"region": "region", "endpointId": "VpnGatewayId"},
+        row=as_client_connection,
+    ),
+)
 
 
 def _pages(

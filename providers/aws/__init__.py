@@ -9,4 +9,5 @@ PROVIDER = Provider(
     description="Amazon Web Services: EC2 Client VPN endpoints and their client connections.",
     tables=ec2_api.TABLES,
     credentials=credential_source,
+    view_branches=ec2_api.VIEW_BRANCHES,
 )

@@ -75,6 +75,7 @@ def translated_errors(region: str, target: str | None = None) -> Iterator[None]:
         PartialCredentialsError,
         ProfileNotFound,
     )
+    from botocore.parsers import ResponseParserError
 
     try:
         yield
@@ -93,9 +94,10 @@ def translated_errors(region: str, target: str | None = None) -> Iterator[None]:
         raise CredentialsError(
             str(err), provider="aws", region=region, target=target, hint=CREDENTIALS_HINT
         ) from None
-    except BotoCoreError as err:
+    except (BotoCoreError, ResponseParserError) as err:
+        message = str(err).splitlines()[0]  # a parser error goes on with the whole body
         raise ProviderError(
-            str(err), provider="aws", code=type(err).__name__, region=region, target=target
+            message, provider="aws", code=type(err).__name__, region=region, target=target
         ) from None
 
 

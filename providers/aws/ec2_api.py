@@ -10,7 +10,17 @@ from collections.abc import Iterator
 from typing import Any
 
 from vpnsql.errors import ProviderError
-from vpnsql.tables import DRY_RUN_OK, Column, FetchRequest, Method, MethodCall, Param, Row, Table
+from vpnsql.tables import (
+    DRY_RUN_OK,
+    Column,
+    FetchRequest,
+    Method,
+    MethodCall,
+    Param,
+    Row,
+    Table,
+    ViewBranch,
+)
 from vpnsql_providers.aws.client import default_region, ec2, number, time, translated_errors
 
 MAX_RESULTS = 1000  # the API's maximum page size (5..1000)
@@ -327,6 +337,34 @@ CLIENT_VPN_ENDPOINTS = Table(
 )
 
 TABLES = (CLIENT_VPN_CONNECTIONS, CLIENT_VPN_ENDPOINTS)
+
+
+def as_client_connection(row: Row) -> Row:
+    """A connection as a row of vpn.client_connections (AWS reports no public IP)."""
+    return {
+        "provider": "aws",
+        "region": row["region"],
+        "endpointId": row["clientVpnEndpointId"],
+        "connectionId": row["connectionId"],
+        "identity": row["username"] or row["commonName"],
+        "privateIp": row["clientIp"],
+        "publicIp": None,
+        "status": (row["status"] or {}).get("code"),
+        "connectedAt": row["connectionEstablishedTime"],
+        "endedAt": row["connectionEndTime"],
+        "bytesFromClient": row["ingressBytes"],
+        "bytesToClient": row["egressBytes"],
+    }
+
+
+VIEW_BRANCHES = (
+    ViewBranch(
+        view="vpn.client_connections",
+        table=CLIENT_VPN_CONNECTIONS,
+        params={"region": "region", "endpointId": "ClientVpnEndpointId"},
+        row=as_client_connection,
+    ),
+)
 
 
 def _page_size(limit: int | None) -> int:

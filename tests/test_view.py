@@ -1,0 +1,134 @@
+"""The cross-cloud view vpn.client_connections over both sandboxes, over HTTP."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import uuid
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from vpnsql.errors import ParamError
+from vpnsql.session import Session
+
+AWS_REGION, ALIBABA_REGION = "ca-central-1", "cn-shenzhen"  # regions no other test uses
+VIEW = "vpn.client_connections"
+
+
+@pytest.fixture(scope="module")
+def clouds(sandbox: Any) -> dict[str, str]:
+    """One AWS endpoint and one Alibaba gateway with known connections; their IDs."""
+    from vpnsql.sandbox import seed_connections
+
+    endpoint = f"cvpn-endpoint-{uuid.uuid4().hex[:17]}"
+    seed_connections(AWS_REGION, endpoint, connections=[
+        {"Username": "ann", "CommonName": "ann-cert", "ClientIp": "10.1.0.2",
+         "IngressBytes": 100, "EgressBytes": 7, "Status": "active",
+         "ConnectionEstablishedTime": "2026-11-24 01:00:00"},
+        {"CommonName": "build-bot", "ClientIp": "10.1.0.3", "IngressBytes": 5, "EgressBytes": 6,
+         "Status": "terminated", "ConnectionEstablishedTime": "2026-11-24 01:00:00",
+         "ConnectionEndTime": datetime.utcnow().strftime("%Y-%m-%d %H:%M:%S")},
+    ])  # fmt: skip
+    gateway = sandbox.alibaba.emulator.seed_clients(ALIBABA_REGION, None, clients=[
+        {"CommonName": "li", "Status": "online", "PrivateIp": "10.9.0.2", "Ip": "203.0.113.9",
+         "Port": "51234", "SendBytes": 30, "ReceiveBytes": 40, "ConnectedTime": 1764000000000},
+    ])  # fmt: skip
+    return {"aws": endpoint, "alibaba": gateway}
+
+
+def rows(session: Session, where: str) -> list[dict[str, Any]]:
+    relation = session.sql(f"SELECT * FROM {VIEW} WHERE {where} ORDER BY provider, identity")
+    return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def test_one_meaning_per_column_on_both_clouds(session: Session, clouds: dict[str, str]) -> None:
+    found = rows(session, f"region IN ('{AWS_REGION}', '{ALIBABA_REGION}')")
+    assert [(r["provider"], r["identity"]) for r in found] == [
+        ("alibaba", "li"), ("aws", "ann"), ("aws", "build-bot"),
+    ]  # fmt: skip
+    li, ann, bot = found
+    assert li == {
+        "provider": "alibaba", "region": ALIBABA_REGION, "endpointId": clouds["alibaba"],
+        "connectionId": None, "identity": "li", "privateIp": "10.9.0.2",
+        "publicIp": "203.0.113.9", "status": "active",
+        "connectedAt": datetime(2025, 11, 24, 16, 0, 0), "endedAt": None,
+        "bytesFromClient": 40, "bytesToClient": 30,
+    }  # fmt: skip
+    assert (ann["endpointId"], ann["privateIp"], ann["publicIp"]) == (
+        clouds["aws"], "10.1.0.2", None,
+    )  # fmt: skip
+    assert (ann["status"], ann["bytesFromClient"], ann["bytesToClient"]) == ("active", 100, 7)
+    assert ann["connectionId"].startswith("cvpn-connection-")
+    assert (bot["status"], bot["endedAt"] is not None) == ("terminated", True)
+
+
+def test_provider_aws_never_calls_alibaba(
+    session: Session, clouds: dict[str, str], sandbox: Any
+) -> None:
+    emulator = sandbox.alibaba.emulator
+    before = emulator.calls("DescribeVpnGateways") + emulator.calls("DescribeSslVpnClients")
+    found = rows(session, f"provider = 'aws' AND region = '{AWS_REGION}'")
+    after = emulator.calls("DescribeVpnGateways") + emulator.calls("DescribeSslVpnClients")
+    assert {r["provider"] for r in found} == {"aws"} and len(found) == 2
+    assert after == before
+
+
+def test_endpoint_ids_go_only_to_their_cloud(session: Session, clouds: dict[str, str]) -> None:
+    found = rows(session, f"endpointId = '{clouds['alibaba']}' AND region = '{ALIBABA_REGION}'")
+    assert [r["identity"] for r in found] == ["li"]
+
+
+def test_a_value_no_cloud_accepts_is_an_error(session: Session) -> None:
+    with pytest.raises(ParamError, match="not a valid endpointId on any cloud"):
+        rows(session, "endpointId = 'gw-nope'")
+
+
+def test_default_regions_when_the_where_clause_names_none(session: Session) -> None:
+    from vpnsql.sandbox import demo
+    from vpnsql.sandbox.alibaba import DEMO_GATEWAYS
+
+    counts = dict(session.sql(f"SELECT provider, count(*) FROM {VIEW} GROUP BY ALL").fetchall())
+    regions = session.sql(f"SELECT DISTINCT provider, region FROM {VIEW} ORDER BY 1").fetchall()
+    assert regions == [("alibaba", os.environ["ALIBABA_CLOUD_REGION_ID"]),
+                       ("aws", os.environ["AWS_DEFAULT_REGION"])]  # fmt: skip
+    assert counts["aws"] >= sum(
+        e.connections for e in demo.DEMO_ENDPOINTS if e.region == "us-east-1"
+    )
+    assert counts["alibaba"] >= sum(g.clients for g in DEMO_GATEWAYS if g.region == "cn-hangzhou")
+
+
+def test_a_cloud_without_credentials_is_skipped_with_a_notice(
+    aws_env: Any, clouds: dict[str, str], tmp_path: Any
+) -> None:
+    """In a process of its own: the Alibaba SDK reads its environment once, at import."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALIBABA_CLOUD_ACCESS_KEY")}
+    env.update(
+        HOME=str(tmp_path),
+        ALIBABA_CLOUD_CREDENTIALS_FILE=os.devnull,
+        ALIBABA_CLOUD_CLI_PROFILE_DISABLED="true",
+        ALIBABA_CLOUD_ECS_METADATA_DISABLED="true",
+    )
+    sql = (
+        f"SELECT DISTINCT provider FROM {VIEW} WHERE region IN ('{AWS_REGION}', '{ALIBABA_REGION}')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "vpnsql.cli", "-o", "csv", "--no-header", "-e", sql],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["aws"]
+    assert "vpnsql: notice: alibaba skipped: no credentials configured" in result.stderr
+
+
+def test_a_cloud_without_a_default_region_is_skipped_with_a_notice(
+    aws_env: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    with caplog.at_level(logging.WARNING, logger="vpnsql"):
+        providers = Session().sql(f"SELECT DISTINCT provider FROM {VIEW}").fetchall()
+    assert providers == [("alibaba",)]
+    assert "aws skipped: no default region configured" in caplog.text
