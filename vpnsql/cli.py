@@ -86,9 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-concurrency",
         type=_positive_int,
-        default=8,
+        default=16,
         metavar="N",
-        help="API calls in flight at once (default: 8)",
+        help="API calls in flight at once (default: 16)",
     )
     parser.add_argument(
         "--allow-partial",

@@ -131,7 +131,7 @@ class Session:
 def connect(
     *,
     profile: str | None = None,
-    max_concurrency: int = 8,
+    max_concurrency: int = 16,
     database: str = ":memory:",
     dry_run: bool = False,
     confirm: Confirm = statements.refuse_many,

@@ -26,7 +26,7 @@ class Settings:
     """
 
     profile: str | None = None
-    max_concurrency: int = 8
+    max_concurrency: int = 16
     dry_run: bool = False
     state: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 

@@ -33,16 +33,19 @@ _AUTH_CODES = {
 
 
 def ec2(region: str, settings: Settings) -> Any:
-    """The session's EC2 client for the region, with the standard retry mode unless configured."""
+    """The session's EC2 client for the region, with the standard retry mode unless configured.
+
+    One boto3 session serves every region: it loads the EC2 service model once (a new session
+    per client would parse it again, ~0.2 s each, serialized under the lock).
+    """
     with _lock:
         clients = settings.state.setdefault("aws.ec2", {})
         client = clients.get(region)
         if client is None:
             with translated_errors(region):
-                import boto3
                 from botocore.config import Config
 
-                session = boto3.session.Session(profile_name=settings.profile)
+                session = _boto3_session(settings)
                 mode = session._session.get_config_variable("retry_mode") or "standard"
                 config = Config(
                     retries={"mode": mode},
@@ -51,6 +54,35 @@ def ec2(region: str, settings: Settings) -> Any:
                 client = session.client("ec2", region_name=region, config=config)
             clients[region] = client
     return client
+
+
+def _boto3_session(settings: Settings) -> Any:
+    """The vpnsql session's boto3 session (call under `_lock`: boto3 sessions are not
+    thread-safe, the clients they make are).
+
+    Sessions share one botocore data loader, so the parsed service model (a 4 MB JSON file
+    for EC2) is read once per process rather than once per session; credentials and
+    configuration stay each session's own.
+    """
+    session = settings.state.get("aws.session")
+    if session is None:
+        import boto3
+        import botocore.session
+
+        core = botocore.session.Session(profile=settings.profile)
+        core.register_component("data_loader", _shared_loader(core))
+        session = settings.state["aws.session"] = boto3.session.Session(botocore_session=core)
+    return session
+
+
+def _shared_loader(core: Any) -> Any:
+    global _loader
+    if _loader is None:
+        _loader = core.get_component("data_loader")
+    return _loader
+
+
+_loader: Any = None
 
 
 def default_region(settings: Settings) -> str | None:
