@@ -189,3 +189,67 @@ def test_progress_is_silent_off_a_terminal_and_for_quick_work() -> None:
     with Progress(lambda: stats, quick):
         pass
     assert piped.getvalue() == quick.getvalue() == ""
+
+
+def test_aws_throttling_is_retried_until_the_complete_answer(
+    session: Session, new_endpoint: Callable[..., str]
+) -> None:
+    from vpnsql.sandbox import inject_aws_error
+
+    endpoint = new_endpoint(1500)
+    inject_aws_error("RequestLimitExceeded", 2)
+    rows = session.sql(
+        f"SELECT count(*) FROM {CONNS} WHERE ClientVpnEndpointId = '{endpoint}' "
+        "AND region = 'us-east-1'"
+    ).fetchall()
+    assert rows == [(1500,)]
+
+
+def test_aws_throttling_is_retried_a_bounded_number_of_times(
+    session: Session, new_endpoint: Callable[..., str]
+) -> None:
+    from vpnsql.sandbox import clear_aws_errors, inject_aws_error
+
+    endpoint = new_endpoint(3)
+    inject_aws_error("RequestLimitExceeded", 20)
+    try:
+        with pytest.raises(ProviderError) as caught:
+            session.sql(
+                f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{endpoint}' "
+                "AND region = 'us-east-1'"
+            )
+    finally:
+        left = clear_aws_errors()
+    assert caught.value.code == "RequestLimitExceeded"
+    assert 3 <= 20 - left <= 10  # retried, and then given up
+
+
+def test_a_region_without_client_vpn_counts_as_zero_rows(
+    session: Session, new_endpoint: Callable[..., str]
+) -> None:
+    from vpnsql.sandbox import inject_aws_error
+
+    endpoint = new_endpoint(3)
+    inject_aws_error("InvalidAction", 1)
+    rows = session.sql(
+        f"SELECT count(*) FROM {CONNS} WHERE ClientVpnEndpointId = '{endpoint}' "
+        "AND region = 'us-east-1'"
+    ).fetchall()
+    assert rows == [(0,)]
+
+
+def test_permission_errors_keep_their_code_and_hint(
+    session: Session, new_endpoint: Callable[..., str]
+) -> None:
+    from vpnsql.sandbox import inject_aws_error
+
+    endpoint = new_endpoint(3)
+    inject_aws_error("UnauthorizedOperation", 1)
+    with pytest.raises(ProviderError) as caught:
+        session.sql(
+            f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{endpoint}' "
+            "AND region = 'us-east-1'"
+        )
+    assert caught.value.code == "UnauthorizedOperation"
+    assert "us-east-1" in caught.value.message and endpoint in caught.value.message
+    assert "credentials" in (caught.value.hint or "")

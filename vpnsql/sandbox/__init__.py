@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +35,15 @@ from .alibaba import start as start_alibaba
 from .aws import create_endpoint, reset, seed_connections, seed_from_json
 from .demo import load as load_demo
 
-__all__ = ["Sandbox", "create_endpoint", "reset", "seed_connections", "start"]
+__all__ = [
+    "Sandbox",
+    "clear_aws_errors",
+    "create_endpoint",
+    "inject_aws_error",
+    "reset",
+    "seed_connections",
+    "start",
+]
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 ADMIN_PREFIX = "/_vpnsql/"
@@ -74,7 +83,7 @@ def start(
     (no probe-then-bind race)."""
     if latency < 0:
         raise ValueError("latency must be >= 0")
-    moto_app: WSGIApp = DomainDispatcherApplication(create_backend_app)
+    moto_app: WSGIApp = _injecting(DomainDispatcherApplication(create_backend_app))
     if latency:
         moto_app = _delayed(moto_app, latency)
     server = make_server(
@@ -104,6 +113,51 @@ def _delayed(app: WSGIApp, latency: float) -> WSGIApp:
         return app(environ, start_response)
 
     return delayed_app
+
+
+_injected: list[str] = []
+_injected_lock = threading.Lock()
+_ERROR_XML = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{code}</Code>'
+    "<Message>{message}</Message></Error></Errors><RequestID>{request}</RequestID></Response>"
+)
+_INJECTABLE = {
+    "RequestLimitExceeded": (503, "Request limit exceeded."),
+    "UnauthorizedOperation": (403, "You are not authorized to perform this operation."),
+    "InvalidAction": (400, "The action is not valid for this web service."),
+}
+
+
+def inject_aws_error(code: str = "RequestLimitExceeded", count: int = 1) -> None:
+    """Make the next `count` AWS API calls (of any sandbox in this process) answer `code`:
+    throttling to check retries, the others to check how errors surface."""
+    if code not in _INJECTABLE:
+        raise ValueError(f"code must be one of {sorted(_INJECTABLE)}")
+    with _injected_lock:
+        _injected.extend([code] * count)
+
+
+def clear_aws_errors() -> int:
+    """Drop the injected errors not answered yet; how many there were."""
+    with _injected_lock:
+        left = len(_injected)
+        _injected.clear()
+    return left
+
+
+def _injecting(app: WSGIApp) -> WSGIApp:
+    """Answer an injected error instead of moto while any is pending."""
+
+    def injecting_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        with _injected_lock:
+            code = _injected.pop(0) if _injected else None
+        if code is None:
+            return app(environ, start_response)
+        status, message = _INJECTABLE[code]
+        body = _ERROR_XML.format(code=code, message=message, request=uuid.uuid4())
+        return Response(body, status=status, mimetype="text/xml")(environ, start_response)
+
+    return injecting_app
 
 
 def _with_admin(app: WSGIApp) -> WSGIApp:
