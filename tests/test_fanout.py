@@ -253,3 +253,36 @@ def test_permission_errors_keep_their_code_and_hint(
     assert caught.value.code == "UnauthorizedOperation"
     assert "us-east-1" in caught.value.message and endpoint in caught.value.message
     assert "credentials" in (caught.value.hint or "")
+
+
+def test_ctrl_c_cancels_outstanding_calls_and_exits_130(
+    aws_env: Any, new_endpoint: Callable[..., str]
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from vpnsql.sandbox import start
+
+    endpoints = [new_endpoint(1) for _ in range(3)]
+    slow = start(demo=False, latency=10.0)  # every call would take 10 s
+    try:
+        env = {**os.environ, "AWS_ENDPOINT_URL": slow.endpoint_url}
+        listed = ", ".join(f"'{e}'" for e in endpoints)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vpnsql.cli", "--max-concurrency", "1", "-e",
+             f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId IN ({listed}) "
+             "AND region = 'us-east-1'"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(3)  # started, and waiting on the first of three 10-second calls
+        interrupted = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        waited = time.monotonic() - interrupted
+    finally:
+        slow.stop()
+    assert proc.returncode == 130
+    assert out == "" and "interrupted" in err and "Traceback" not in err
+    assert waited < 8  # not the 30 s the three calls would have taken
