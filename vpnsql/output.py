@@ -86,16 +86,15 @@ def _csv(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> None:
 
 
 def _csv_cell(value: Any) -> Any:
-    """Nested values become JSON text, booleans true/false, NULL an empty field (as DuckDB)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return _dumps(value, separators=(",", ":"))
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, date | time | Decimal | timedelta | bytes | UUID):
+    """As a table shows it, but NULL is an empty field and other leaf types are written as in
+    JSON: the same text DuckDB's CSV writer produces for files."""
+    if value is None:
+        return None
+    if isinstance(value, date | time | Decimal | timedelta | bytes | UUID) and not isinstance(
+        value, datetime
+    ):
         return _plain(value)
-    return value
+    return cell_text(value)
 
 
 def cell_text(value: Any) -> str:
