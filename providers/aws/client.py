@@ -1,7 +1,9 @@
-"""boto3 clients and error translation shared by the AWS tables.
+"""EC2 clients and error translation shared by the AWS tables.
 
-Clients are made once per (profile, region) under a lock: boto3 sessions are not thread-safe,
-clients are, and the fetcher calls from several threads.
+Clients come from botocore, the layer boto3 is built on (the same credential chain, config
+files and retry modes), without boto3's own import of s3transfer (~0.1 s a one-liner need not
+pay). They are made once per region under a lock: sessions are not thread-safe, clients are,
+and the fetcher calls from several threads.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ _AUTH_CODES = {
 def ec2(region: str, settings: Settings) -> Any:
     """The session's EC2 client for the region, with the standard retry mode unless configured.
 
-    One boto3 session serves every region: it loads the EC2 service model once (a new session
-    per client would parse it again, ~0.2 s each, serialized under the lock).
+    One botocore session serves every region: it loads the EC2 service model once (a new
+    session per client would parse it again, ~0.2 s each, serialized under the lock).
     """
     with _lock:
         clients = settings.state.setdefault("aws.ec2", {})
@@ -45,33 +47,32 @@ def ec2(region: str, settings: Settings) -> Any:
             with translated_errors(region):
                 from botocore.config import Config
 
-                session = _boto3_session(settings)
-                mode = session._session.get_config_variable("retry_mode") or "standard"
+                session = _botocore_session(settings)
+                mode = session.get_config_variable("retry_mode") or "standard"
                 config = Config(
                     retries={"mode": mode},
                     max_pool_connections=max(10, settings.max_concurrency),
                 )
-                client = session.client("ec2", region_name=region, config=config)
+                client = session.create_client("ec2", region_name=region, config=config)
             clients[region] = client
     return client
 
 
-def _boto3_session(settings: Settings) -> Any:
-    """The vpnsql session's boto3 session (call under `_lock`: boto3 sessions are not
-    thread-safe, the clients they make are).
+def _botocore_session(settings: Settings) -> Any:
+    """The vpnsql session's botocore session (call under `_lock`).
 
-    Sessions share one botocore data loader, so the parsed service model (a 4 MB JSON file
-    for EC2) is read once per process rather than once per session; credentials and
-    configuration stay each session's own.
+    Sessions share one data loader, so the parsed service model (a 4 MB JSON file for EC2) is
+    read once per process rather than once per session; credentials and configuration stay
+    each session's own.
     """
     session = settings.state.get("aws.session")
     if session is None:
-        import boto3
         import botocore.session
 
-        core = botocore.session.Session(profile=settings.profile)
-        core.register_component("data_loader", _shared_loader(core))
-        session = settings.state["aws.session"] = boto3.session.Session(botocore_session=core)
+        session = settings.state["aws.session"] = botocore.session.Session(
+            profile=settings.profile
+        )
+        session.register_component("data_loader", _shared_loader(session))
     return session
 
 
