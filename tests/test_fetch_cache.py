@@ -60,3 +60,17 @@ def test_sessions_without_a_cache_always_fetch(
     session.sql(query(endpoint_id))
     assert session.last_stats.calls == 1
     assert session.cache is None
+
+
+def test_discovered_endpoints_are_cached_too(aws_env: Any) -> None:
+    from vpnsql.sandbox import seed_connections
+
+    region = "sa-east-1"  # no other test uses it
+    for index in range(2):
+        seed_connections(region, f"cvpn-endpoint-0ca{index:014x}", 4)
+    session = Session(cache=FetchCache(ttl=60))
+    sql = f"SELECT count(*) FROM aws.ec2_api.client_vpn_connections WHERE region = '{region}'"
+    assert session.sql(sql).fetchall() == [(8,)]
+    assert (session.last_stats.calls, session.last_stats.cached) == (3, 0)
+    assert session.sql(sql).fetchall() == [(8,)]
+    assert (session.last_stats.calls, session.last_stats.cached) == (0, 3)

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from vpnsql.errors import ProviderError, VpnsqlError
 from vpnsql.planner import Call, merge
 from vpnsql.tables import FetchRequest, Param, Row, Settings, Table
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 U = TypeVar("U")
 
 
@@ -69,20 +70,21 @@ class FetchStats:
 
 
 class FetchCache:
-    """Rows of recent calls, reused for `ttl` seconds (a shell refining a query)."""
+    """Answers of recent calls (rows of a call, values a discovery found), reused for `ttl`
+    seconds (a shell refining a query)."""
 
     def __init__(self, ttl: float = 60.0) -> None:
         self.ttl = ttl
-        self._entries: dict[Call, tuple[float, list[Row]]] = {}
+        self._entries: dict[Hashable, tuple[float, list[Any]]] = {}
 
-    def get(self, call: Call) -> list[Row] | None:
-        entry = self._entries.get(call)
+    def get(self, key: Hashable) -> list[Any] | None:
+        entry = self._entries.get(key)
         if entry is None or time.monotonic() - entry[0] > self.ttl:
             return None
         return entry[1]
 
-    def put(self, call: Call, rows: list[Row]) -> None:
-        self._entries[call] = (time.monotonic(), rows)
+    def put(self, key: Hashable, answer: list[Any]) -> None:
+        self._entries[key] = (time.monotonic(), answer)
 
     def clear(self) -> None:
         self._entries.clear()
@@ -113,21 +115,13 @@ def run_calls(
     stats = stats if stats is not None else FetchStats()
     started = time.perf_counter()
     try:
-        concrete = _discover(calls, settings, stats)
-        results: dict[Call, list[Row]] = {}
-        for call in concrete:
-            if cache is not None and (rows := cache.get(call)) is not None:
-                results[call] = rows
-                stats.cached += 1
-        missing = [call for call in concrete if call not in results]
-        fetched = _in_pool(missing, lambda call: run_call(call, settings, stats), settings, stats)
-        for call, outcome in fetched.items():
+        concrete = _discover(calls, settings, stats, cache)
+        results = _answers(
+            concrete, lambda call: run_call(call, settings, stats), settings, stats, cache
+        )
+        for call, outcome in results.items():
             if isinstance(outcome, ProviderError):
                 stats.failures.append(Failure(call, outcome))
-                continue
-            results[call] = outcome
-            if cache is not None:
-                cache.put(call, outcome)
     finally:
         stats.seconds += time.perf_counter() - started
     if stats.failures and not allow_partial:
@@ -136,20 +130,24 @@ def run_calls(
         raise FetchFailed(stats.failures, stats.calls)
     by_table: dict[Table, list[Row]] = {call.table: [] for call in calls}
     for call in concrete:  # plan order keeps results deterministic
-        by_table[call.table].extend(results.get(call, []))
+        if not isinstance(rows := results[call], ProviderError):
+            by_table[call.table].extend(rows)
     return by_table
 
 
-def _discover(calls: Sequence[Call], settings: Settings, stats: FetchStats) -> list[Call]:
+def _discover(
+    calls: Sequence[Call], settings: Settings, stats: FetchStats, cache: FetchCache | None
+) -> list[Call]:
     """Replace each call with open params by one call per discovered value (in plan order)."""
     concrete = list(calls)
     while any(call.discover for call in concrete):
-        requests = {(call.discover[0], call.params): call for call in concrete if call.discover}
-        found = _in_pool(
-            list(requests),
+        keys = list(dict.fromkeys((c.discover[0], c.params) for c in concrete if c.discover))
+        found = _answers(
+            keys,
             lambda key: list(key[0].discover(FetchRequest(dict(key[1]), settings=settings))),
             settings,
             stats,
+            cache,
         )
         expanded: list[Call] = []
         for call in concrete:
@@ -170,6 +168,28 @@ def _with_value(call: Call, param: Param, value: str) -> Call:
     order = [p.name for p in call.table.required_params if p.name in given]
     params = tuple((name, given[name]) for name in order)
     return Call(call.table, params, call.filters, call.limit, call.discover[1:])
+
+
+def _answers(
+    keys: Sequence[K],
+    work: Callable[[K], list[U]],
+    settings: Settings,
+    stats: FetchStats,
+    cache: FetchCache | None,
+) -> dict[K, list[U] | ProviderError]:
+    """`work` for every key, answered from the cache where it can be and cached where it
+    succeeded; the rest concurrently."""
+    answers: dict[K, list[U] | ProviderError] = {}
+    for key in keys:
+        if cache is not None and (cached := cache.get(key)) is not None:
+            answers[key] = cached
+            stats.cached += 1
+    missing = [key for key in keys if key not in answers]
+    fetched = _in_pool(missing, work, settings, stats)
+    for key, answer in fetched.items():
+        if cache is not None and not isinstance(answer, ProviderError):
+            cache.put(key, answer)
+    return answers | fetched
 
 
 def _in_pool(

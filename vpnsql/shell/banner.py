@@ -19,9 +19,8 @@ def banner(
     lines = [f"vpnsql {__version__}: SQL over VPN client connections"]
     found = []
     for name, provider in registry.providers.items():
-        check = provider.credentials
-        source = (check(environ, settings) or "none found") if check else "not checked"
-        found.append(f"{name} ({source})")
+        if provider.credentials is not None:  # views over other providers have none of their own
+            found.append(f"{name} ({provider.credentials(environ, settings) or 'none found'})")
     lines.append("credentials: " + ", ".join(found))
     if sandbox:
         where = environ.get("AWS_ENDPOINT_URL", "local")
