@@ -22,9 +22,19 @@ FORMATS = ("table", "json", "jsonl", "csv", "markdown")
 BATCH_ROWS = 10_000
 
 
-def write(relation: duckdb.DuckDBPyRelation, fmt: str, out: IO[str], header: bool = True) -> None:
-    """Write the whole result to `out` in `fmt` (one of FORMATS)."""
-    writers = {"table": _table, "json": _json, "jsonl": _jsonl, "csv": _csv, "markdown": _markdown}
+def write(
+    relation: duckdb.DuckDBPyRelation,
+    fmt: str,
+    out: IO[str],
+    header: bool = True,
+    row_count: bool = True,
+) -> None:
+    """Write the whole result to `out` in `fmt` (one of FORMATS); `row_count` adds the table
+    format's "(N rows)" line, which a caller showing only part of a result leaves out."""
+    if fmt == "table":
+        _table(relation, out, header, row_count)
+        return
+    writers = {"json": _json, "jsonl": _jsonl, "csv": _csv, "markdown": _markdown}
     writers[fmt](relation, out, header)
 
 
@@ -110,7 +120,7 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
-def _table(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> None:
+def _table(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool, row_count: bool) -> None:
     """An aligned grid sized to its content; numbers right-aligned; a row count below."""
     names = relation.columns
     numeric = [_is_numeric(str(t)) for t in relation.types]
@@ -126,7 +136,8 @@ def _table(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> Non
         out.write(line(["-" * w for w in widths]).replace(" | ", "-+-") + "\n")
     for row in rows:
         out.write(line(row) + "\n")
-    out.write(f"({len(rows)} row{'' if len(rows) == 1 else 's'})\n")
+    if row_count:
+        out.write(f"({len(rows)} row{'' if len(rows) == 1 else 's'})\n")
 
 
 def _markdown(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> None:

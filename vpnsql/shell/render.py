@@ -45,7 +45,7 @@ def render(
     capped = count > limit
     shown = held.limit(limit) if capped else held
     buffer = io.StringIO()
-    output.write(shown, fmt, buffer, header)
+    output.write(shown, fmt, buffer, header, row_count=not capped)
     text = buffer.getvalue()
     if fmt == "table" and count and widest(text) > width:
         text = vertical(shown, width)
