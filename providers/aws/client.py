@@ -69,9 +69,7 @@ def _botocore_session(settings: Settings) -> Any:
     if session is None:
         import botocore.session
 
-        session = settings.state["aws.session"] = botocore.session.Session(
-            profile=settings.profile
-        )
+        session = settings.state["aws.session"] = botocore.session.Session(profile=settings.profile)
         session.register_component("data_loader", _shared_loader(session))
     return session
 
