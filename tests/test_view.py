@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from vpnsql.errors import ParamError
+from vpnsql.fetch import FetchFailed
 from vpnsql.session import Session
 
 AWS_REGION, ALIBABA_REGION = "ca-central-1", "cn-shenzhen"  # regions no other test uses
@@ -132,3 +133,36 @@ def test_a_cloud_without_a_default_region_is_skipped_with_a_notice(
         providers = Session().sql(f"SELECT DISTINCT provider FROM {VIEW}").fetchall()
     assert providers == [("alibaba",)]
     assert "aws skipped: no default region configured" in caplog.text
+
+
+def test_failed_view_calls_follow_the_failure_policy(aws_env: Any, clouds: dict[str, str]) -> None:
+    missing = "vpn-doesnotexist0000000000"
+    where = (
+        f"region IN ('{AWS_REGION}', '{ALIBABA_REGION}') "
+        f"AND endpointId IN ('{clouds['aws']}', '{missing}')"
+    )
+    with pytest.raises(FetchFailed) as caught:  # the gateway is looked for in both regions
+        rows(Session(), where)
+    assert caught.value.message.count("InvalidVpnGatewayInstanceId.NotFound") == 2
+    partial = Session(allow_partial=True)
+    found = rows(partial, where)
+    assert {r["provider"] for r in found} == {"aws"} and len(found) == 2
+    failures = partial.last_stats.failures
+    assert len(failures) == 2
+    assert all(f.error.provider == "alibaba" and missing in f.error.message for f in failures)
+
+
+def test_view_calls_are_counted_like_any_other(session: Session, clouds: dict[str, str]) -> None:
+    rows(session, f"region IN ('{AWS_REGION}', '{ALIBABA_REGION}')")
+    # AWS: ca-central-1 (cn-shenzhen is no AWS region): a discovery, one endpoint. Alibaba:
+    # both names are valid Alibaba regions: two discoveries, one gateway.
+    assert session.last_stats.calls == 5
+
+
+def test_contradictory_constraints_answer_empty_not_missing_table(session: Session) -> None:
+    relation = session.sql(
+        "SELECT count(*) FROM aws.ec2_api.client_vpn_connections "
+        "WHERE region = 'us-east-1' AND region = 'eu-west-1'"
+    )
+    assert relation.fetchall() == [(0,)]
+    assert session.last_stats.calls == 0

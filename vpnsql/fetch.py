@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from vpnsql.errors import ProviderError, VpnsqlError
+from vpnsql.errors import CredentialsError, ProviderError, VpnsqlError
 from vpnsql.planner import Call, merge
 from vpnsql.tables import FetchRequest, Param, Row, Settings, Table
 
@@ -53,6 +53,7 @@ class FetchStats:
     rows: int = 0
     seconds: float = 0.0
     failures: list[Failure] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add_page(self, rows: int) -> None:
@@ -121,7 +122,7 @@ def run_calls(
         )
         for call, outcome in results.items():
             if isinstance(outcome, ProviderError):
-                stats.failures.append(Failure(call, outcome))
+                _failed(call, outcome, stats)
     finally:
         stats.seconds += time.perf_counter() - started
     if stats.failures and not allow_partial:
@@ -130,9 +131,22 @@ def run_calls(
         raise FetchFailed(stats.failures, stats.calls)
     by_table: dict[Table, list[Row]] = {call.table: [] for call in calls}
     for call in concrete:  # plan order keeps results deterministic
-        if not isinstance(rows := results[call], ProviderError):
-            by_table[call.table].extend(rows)
+        if isinstance(rows := results[call], ProviderError):
+            continue
+        by_table[call.table].extend(rows)
+        if call.via is not None:
+            by_table.setdefault(call.via.view, []).extend(map(call.via.row, rows))
     return by_table
+
+
+def _failed(call: Call, error: ProviderError, stats: FetchStats) -> None:
+    """Record a failed call; in a cross-cloud view a cloud without credentials is skipped."""
+    if call.via is not None and isinstance(error, CredentialsError):
+        notice = f"{call.table.provider} skipped: no credentials configured"
+        if notice not in stats.notices:
+            stats.notices.append(notice)
+        return
+    stats.failures.append(Failure(call, error))
 
 
 def _discover(
@@ -156,7 +170,7 @@ def _discover(
                 continue
             values = found[(call.discover[0], call.params)]
             if isinstance(values, ProviderError):
-                stats.failures.append(Failure(call, values))
+                _failed(call, values, stats)
                 continue
             expanded.extend(_with_value(call, call.discover[0], value) for value in values)
         concrete = merge(expanded)
@@ -167,7 +181,7 @@ def _with_value(call: Call, param: Param, value: str) -> Call:
     given = {**dict(call.params), param.name: value}
     order = [p.name for p in call.table.required_params if p.name in given]
     params = tuple((name, given[name]) for name in order)
-    return Call(call.table, params, call.filters, call.limit, call.discover[1:])
+    return Call(call.table, params, call.filters, call.limit, call.discover[1:], call.via)
 
 
 def _answers(

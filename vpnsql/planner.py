@@ -23,7 +23,7 @@ from sqlglot.tokens import TokenType
 from vpnsql.commands import Command, parse_command
 from vpnsql.errors import ParamError, SqlSyntaxError, UnsupportedStatementError
 from vpnsql.registry import Registry
-from vpnsql.tables import Method, Param, Settings, Table
+from vpnsql.tables import Method, Param, Settings, Table, ViewBranch
 
 DIALECT = "duckdb"
 QUIET = (exp.Create, exp.Insert, exp.Update, exp.Delete, exp.Drop, exp.Alter, exp.Set, exp.Use)
@@ -42,6 +42,8 @@ class Call:
     discover: tuple[Param, ...] = ()
     """Required params the WHERE clause left open, whose values the fetcher discovers first
     (e.g. every Client VPN endpoint of the region); such a call stands for one call each."""
+    via: ViewBranch | None = None
+    """For a cross-cloud view: the branch whose rows, mapped, also fill the view."""
 
 
 @dataclass(frozen=True)
@@ -65,17 +67,16 @@ class Statement:
     pending: tuple[str, ...] = ()
     """Subqueries (`param IN (SELECT ...)`) whose values are needed before any call can be
     planned: run them and plan again with their values as `resolved`."""
+    tables: tuple[Table, ...] = ()
+    """Every virtual table the statement reads, to be loaded even when no call feeds it."""
+    notices: tuple[str, ...] = ()
+    """What the plan left out and why (a cloud with no default region in a view)."""
 
     @property
     def shows_result(self) -> bool:
         """Whether the result is worth showing: DDL and DML answer only a count."""
         quiet = isinstance(self.expression, QUIET) and self.action is None
         return not quiet
-
-    @property
-    def tables(self) -> tuple[Table, ...]:
-        """The virtual tables to materialize, each once, in first-seen order."""
-        return tuple(dict.fromkeys(call.table for call in self.calls))
 
 
 @dataclass
@@ -138,9 +139,14 @@ def plan_statement(
     if pending:
         return Statement(text, expression, pending=pending)
     calls: list[Call] = []
-    for table, refs in _group_by_table(references).items():
-        calls.extend(_calls_for(table, refs, settings))
-    return Statement(text, expression, tuple(calls))
+    notices: list[str] = []
+    grouped = _group_by_table(references)
+    for table, refs in grouped.items():
+        if table.fetch is None:
+            calls.extend(_view_calls(table, refs, registry, settings, notices))
+        else:
+            calls.extend(_calls_for(table, refs, settings))
+    return Statement(text, expression, tuple(calls), tables=tuple(grouped), notices=tuple(notices))
 
 
 def _virtual(node: exp.Expression | None, registry: Registry) -> bool:
@@ -181,7 +187,9 @@ def _plan_delete(
     select_text = f"SELECT * FROM {table.name}{alias} {where.sql(DIALECT) if where else ''}"
     select = plan_statement(select_text.strip(), registry, settings, resolved)
     action = Delete(table, method, select)
-    return Statement(text, expression, select.calls, action, select.pending)
+    return Statement(
+        text, expression, select.calls, action, select.pending, select.tables, select.notices
+    )
 
 
 def _mentions_provider(text: str, registry: Registry) -> bool:
@@ -382,6 +390,87 @@ def _calls_for(table: Table, references: list[_Reference], settings: Settings) -
     return merge(calls)
 
 
+def _view_calls(
+    view: Table,
+    references: list[_Reference],
+    registry: Registry,
+    settings: Settings,
+    notices: list[str],
+) -> list[Call]:
+    """A view's calls: for each provider branch its WHERE clause allows, calls on the branch's
+    table with the view's values mapped onto the table's params (or their defaults)."""
+    branches = registry.branches(view)
+    calls: list[Call] = []
+    for reference in references:
+        _check_view_values(view, branches, reference)
+        for provider, branch in branches:
+            wanted = reference.values.get("provider")
+            if wanted is None or provider in wanted:
+                calls.extend(_branch_calls(provider, branch, reference, settings, notices))
+    return merge(calls)
+
+
+def _check_view_values(
+    view: Table, branches: list[tuple[str, ViewBranch]], reference: _Reference
+) -> None:
+    """A value no cloud could have is a mistake, not an empty answer."""
+    for view_param in {name for _, branch in branches for name in branch.params}:
+        for value in reference.values.get(view_param, ()):
+            params = [b.table.param(b.params[view_param]) for _, b in branches]
+            if not any(p is not None and _accepts(p, value) for p in params):
+                raise ParamError(f"{view.name}: '{value}' is not a valid {view_param} on any cloud")
+
+
+def _branch_calls(
+    provider: str,
+    branch: ViewBranch,
+    reference: _Reference,
+    settings: Settings,
+    notices: list[str],
+) -> list[Call]:
+    table = branch.table
+    values: dict[str, list[str]] = {}
+    discover: list[Param] = []
+    for view_param, table_param in branch.params.items():
+        param = table.param(table_param)
+        if param is None:
+            raise ValueError(f"{table.name} has no param {table_param} for {branch.view.name}")
+        given = reference.values.get(view_param)
+        if given is not None:
+            accepted = [v for v in sorted(given) if _accepts(param, v)]
+            if not accepted:
+                return []  # the values name other clouds' regions or endpoints
+            values[param.name] = accepted
+        elif param.discover is not None:
+            discover.append(param)
+        else:
+            default = param.default(settings) if param.default else None
+            if default is None:
+                notices.append(f"{provider} skipped: no default {param.name} configured")
+                return []
+            values[param.name] = [default]
+    order = [p.name for p in table.required_params if p.name in values]
+    return [
+        Call(
+            table,
+            tuple(zip(order, combination, strict=True)),
+            (),
+            reference.limit,
+            tuple(discover),
+            branch,
+        )
+        for combination in itertools.product(*(values[name] for name in order))
+    ]
+
+
+def _accepts(param: Param, value: str) -> bool:
+    try:
+        param.validate(value)
+    except ValueError:
+        return False
+    return True
+
+
 def merge(calls: Iterable[Call]) -> list[Call]:
     """One call per table and set of params, so the shared table has no duplicate rows.
 
@@ -389,17 +478,20 @@ def merge(calls: Iterable[Call]) -> list[Call]:
     filter survives only if every such call has it (values united), and a limit only if
     every one has one.
     """
-    groups: dict[tuple[Table, tuple[tuple[str, str], ...], tuple[Param, ...]], list[Call]] = {}
+    groups: dict[
+        tuple[Table, tuple[tuple[str, str], ...], tuple[Param, ...], ViewBranch | None],
+        list[Call],
+    ] = {}
     for call in calls:
-        groups.setdefault((call.table, call.params, call.discover), []).append(call)
+        groups.setdefault((call.table, call.params, call.discover, call.via), []).append(call)
     merged = []
-    for (table, params, discover), group in groups.items():
+    for (table, params, discover, via), group in groups.items():
         filters = [dict(call.filters) for call in group]
         common = [name for name in filters[0] if all(name in f for f in filters)]
         united = tuple((n, tuple(sorted(set().union(*(f[n] for f in filters))))) for n in common)
         limits = [call.limit for call in group]
         limit = None if None in limits else max(x for x in limits if x is not None)
-        merged.append(Call(table, params, united, limit, discover))
+        merged.append(Call(table, params, united, limit, discover, via))
     return merged
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from importlib.metadata import entry_points
 
 from vpnsql.errors import UnknownTableError
-from vpnsql.tables import Provider, Table
+from vpnsql.tables import Provider, Table, ViewBranch
 
 ENTRY_POINT_GROUP = "vpnsql.providers"
 
@@ -43,6 +43,15 @@ class Registry:
         self.providers[key] = provider
         for table in provider.tables:
             self._tables[table.name.lower()] = table
+
+    def branches(self, view: Table) -> list[tuple[str, ViewBranch]]:
+        """Every provider's part of a cross-cloud view, with the provider's name."""
+        return [
+            (provider.name, branch)
+            for provider in self.providers.values()
+            for branch in provider.view_branches
+            if branch.view == view
+        ]
 
     @property
     def tables(self) -> list[Table]:

@@ -6,6 +6,7 @@ exactly the answers the command line gives.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator
 
@@ -18,6 +19,8 @@ from vpnsql.fetch import FetchCache, FetchStats, run_calls
 from vpnsql.registry import Registry
 from vpnsql.statements import Confirm, Outcome
 from vpnsql.tables import Settings
+
+log = logging.getLogger("vpnsql")
 
 
 class Session:
@@ -35,7 +38,6 @@ class Session:
     ) -> None:
         self.registry = registry or Registry.discover()
         self.settings = settings or Settings()
-        self.settings.state["registry"] = self.registry  # cross-cloud views reach the others
         self.engine = Engine(database)
         self.cache = cache
         self.confirm = confirm
@@ -90,8 +92,10 @@ class Session:
             self.last_stats,
             allow_partial=self.allow_partial,
         )
-        for table, rows in fetched.items():
-            self.engine.load(table, rows)
+        for table in dict.fromkeys([*statement.tables, *fetched]):
+            self.engine.load(table, fetched.get(table, []))
+        for notice in [*statement.notices, *self.last_stats.notices]:
+            log.warning("%s", notice)
 
     def _resolve(self, statement: planner.Statement, cache: FetchCache) -> planner.Statement:
         """Run the subqueries a statement's params come from, then plan it with their values."""

@@ -157,7 +157,8 @@ class Table:
     description: str
     columns: tuple[Column, ...]
     params: tuple[Param, ...]
-    fetch: FetchFunction
+    fetch: FetchFunction | None
+    """None for a cross-cloud view, whose rows come from the providers' ViewBranches."""
     methods: tuple[Method, ...] = ()
     examples: tuple[str, ...] = ()
 
@@ -195,12 +196,13 @@ class Table:
         return next((p for p in self.params if lowered in p.names), None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ViewBranch:
     """A provider's part of a cross-cloud view: which table feeds it, how the view's params
-    map onto the table's params, and how one row becomes a row of the view."""
+    map onto the table's params, and how one row becomes a row of the view (compared by
+    identity: each branch is declared once)."""
 
-    view: str
+    view: Table
     table: Table
     params: Mapping[str, str]
     row: Callable[[Row], Row]

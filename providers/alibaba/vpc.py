@@ -12,6 +12,7 @@ from typing import Any
 
 from vpnsql.errors import ProviderError
 from vpnsql.tables import Column, FetchRequest, Param, Row, Table, ViewBranch
+from vpnsql.views import CLIENT_CONNECTIONS as CLIENT_CONNECTIONS_VIEW
 from vpnsql_providers.alibaba.client import default_region, translated_errors, vpc
 
 PAGE_SIZE = 50  # the API's maximum (1..50)
@@ -295,7 +296,7 @@ def as_client_connection(row: Row) -> Row:
 
 VIEW_BRANCHES = (
     ViewBranch(
-        view="vpn.client_connections",
+        view=CLIENT_CONNECTIONS_VIEW,
         table=SSL_VPN_CLIENTS,
         params={"region": "region", "endpointId": "VpnGatewayId"},
         row=as_client_connection,

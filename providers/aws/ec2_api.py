@@ -21,6 +21,7 @@ from vpnsql.tables import (
     Table,
     ViewBranch,
 )
+from vpnsql.views import CLIENT_CONNECTIONS as CLIENT_CONNECTIONS_VIEW
 from vpnsql_providers.aws.client import default_region, ec2, number, time, translated_errors
 
 MAX_RESULTS = 1000  # the API's maximum page size (5..1000)
@@ -359,7 +360,7 @@ def as_client_connection(row: Row) -> Row:
 
 VIEW_BRANCHES = (
     ViewBranch(
-        view="vpn.client_connections",
+        view=CLIENT_CONNECTIONS_VIEW,
         table=CLIENT_VPN_CONNECTIONS,
         params={"region": "region", "endpointId": "ClientVpnEndpointId"},
         row=as_client_connection,
