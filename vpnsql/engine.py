@@ -78,3 +78,10 @@ class Engine:
             return self.connection.sql(text)
         except duckdb.Error as err:
             raise QueryError(str(err)) from None
+
+    def rows(self, query: str) -> list[dict[str, object]]:
+        """All rows of a SELECT vpnsql made itself (a DELETE's targets, a subquery's values)."""
+        relation = self.sql(query)
+        if relation is None:
+            raise QueryError(f"not a query: {query}")
+        return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]

@@ -74,9 +74,7 @@ class Session:
             return self._outcome(statements.run_exec(action, self.settings))
         self._load(statement, cache)
         if isinstance(action, planner.Delete):
-            selected = self.engine.sql(action.select.text)
-            assert selected is not None
-            rows = [dict(zip(selected.columns, row, strict=True)) for row in selected.fetchall()]
+            rows = self.engine.rows(action.select.text)
             targets = statements.delete_targets(action.method, rows)
             outcome = statements.run_delete(
                 action.method, action.table, targets, self.settings, self.confirm
@@ -105,9 +103,8 @@ class Session:
                 inner = planner.plan_statement(sql, self.registry, self.settings)
                 inner = self._resolve(inner, cache)
                 self._load(inner, cache)
-                relation = self.engine.sql(inner.text)
-                assert relation is not None
-                resolved[sql] = [row[0] for row in relation.fetchall() if row[0] is not None]
+                values = (next(iter(row.values())) for row in self.engine.rows(inner.text))
+                resolved[sql] = [value for value in values if value is not None]
             statement = planner.plan_statement(
                 statement.text, self.registry, self.settings, resolved
             )
