@@ -174,7 +174,7 @@ def test_progress_shows_on_a_terminal_after_a_delay_and_is_erased() -> None:
     stats = FetchStats(calls=8, done=3, rows=1200)
     stream = Terminal()
     with Progress(lambda: stats, stream):
-        time.sleep(0.8)
+        time.sleep(1.5)  # well past the 0.5 s delay, even on a loaded machine
     text = stream.getvalue()
     assert "3/8 calls, 1,200 rows" in text
     assert text.endswith("\r\x1b[K")
