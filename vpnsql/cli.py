@@ -131,7 +131,6 @@ def _positive_int(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
-    _show_notices()
     try:
         if args_list[:1] == ["sandbox"]:
             return _serve_sandbox(build_sandbox_parser().parse_args(args_list[1:]))
@@ -212,6 +211,7 @@ def _read_sql(args: argparse.Namespace) -> str | None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    _show_notices()
     _check_output_args(args)
     sql = _read_sql(args)
     if sql is None:  # nothing to run, and stdin is a terminal: the interactive shell

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from vpnsql import output
+from vpnsql.engine import quote
 from vpnsql.errors import UsageError, VpnsqlError
 
 EXTENSIONS = {
@@ -135,7 +136,7 @@ def _json_nested(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
     """STRUCT/LIST/MAP columns as JSON text, since CSV has no nesting."""
     parts = []
     for name, kind in zip(relation.columns, relation.types, strict=True):
-        quoted = '"' + name.replace('"', '""') + '"'
+        quoted = quote(name)
         text = str(kind)
         nested = text.startswith(NESTED) or text.endswith("]")
         parts.append(f"to_json({quoted})::VARCHAR AS {quoted}" if nested else quoted)
