@@ -8,17 +8,15 @@ reach it.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from prompt_toolkit.history import FileHistory
 
+from vpnsql.dirs import data_dir
+
 
 def history_path() -> Path:
-    """$XDG_DATA_HOME/vpnsql/history; a relative XDG_DATA_HOME is ignored, as the spec says."""
-    data_home = os.environ.get("XDG_DATA_HOME", "")
-    base = Path(data_home) if os.path.isabs(data_home) else Path.home() / ".local" / "share"
-    return base / "vpnsql" / "history"
+    return data_dir() / "history"
 
 
 class StatementHistory(FileHistory):
