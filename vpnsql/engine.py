@@ -1,4 +1,4 @@
-"""The DuckDB side: typed tables built from Arrow, and the user's SQL run unchanged.
+"""The DuckDB side: typed tables loaded from fetched rows, and the user's SQL run unchanged.
 
 Virtual tables live at their own names (`ATTACH ':memory:' AS aws`, schema `ec2_api`) so the
 statement resolves exactly as written, and DuckDB re-applies every predicate itself.
@@ -6,16 +6,22 @@ statement resolves exactly as written, and DuckDB re-applies every predicate its
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 from vpnsql.errors import QueryError
 from vpnsql.tables import Column, Row, Table
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    import pyarrow as pa
+
+ARROW_ROWS = 10_000
+"""From this many rows up a load goes through Arrow, about 2.5x faster per row than bound
+parameters; below it, parameters spare a one-liner the import of pyarrow and numpy (0.1 s)."""
 
 
 def quote(identifier: str) -> str:
@@ -31,36 +37,51 @@ class Engine:
     """One DuckDB connection holding the materialized virtual tables of a session."""
 
     def __init__(self, database: str = ":memory:") -> None:
-        self.connection = duckdb.connect(database)
+        # DuckDB opens the database without holding the GIL (about 30 ms), so it opens in the
+        # background while the statement is planned and fetched; errors surface at first use.
+        opener = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vpnsql-duckdb")
+        self._opening = opener.submit(duckdb.connect, database)
+        opener.shutdown(wait=False)
         self._schemas: dict[tuple[Column, ...], pa.Schema] = {}
         self._created: set[Table] = set()
         self._catalogs: set[str] = set()
 
-    def arrow(self, columns: tuple[Column, ...], rows: Sequence[Row]) -> pa.Table:
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        return self._opening.result()
+
+    def relation(self, columns: tuple[Column, ...], rows: Sequence[Row]) -> duckdb.DuckDBPyRelation:
+        """A result that is not a virtual table (SHOW, EXEC outcomes) as a DuckDB relation."""
+        select, params = _bound(columns, rows)
+        return self.connection.sql(select, params=params)
+
+    def load(self, table: Table, rows: Sequence[Row]) -> None:
+        """Replace the table's content with `rows`, typed as declared (DuckDB casts each column,
+        whichever way it arrives)."""
+        if table not in self._created:
+            self._create(table)
+        name = qualified(table)
+        self.connection.execute(f"DELETE FROM {name}")
+        if len(rows) < ARROW_ROWS:
+            select, params = _bound(table.columns, rows)
+            self.connection.execute(f"INSERT INTO {name} {select}", params)
+            return
+        self.connection.register("__vpnsql_load", self._arrow(table.columns, rows))
+        try:
+            self.connection.execute(f"INSERT INTO {name} SELECT * FROM __vpnsql_load")
+        finally:
+            self.connection.unregister("__vpnsql_load")
+
+    def _arrow(self, columns: tuple[Column, ...], rows: Sequence[Row]) -> pa.Table:
         """Rows as an Arrow table typed by the declared DuckDB types (DuckDB maps them)."""
+        import pyarrow as pa
+
         schema = self._schemas.get(columns)
         if schema is None:
             casts = ", ".join(f"NULL::{c.type} AS {quote(c.name)}" for c in columns)
             schema = self._schemas[columns] = self.connection.sql(f"SELECT {casts}").arrow().schema
         data = {name: [row.get(name) for row in rows] for name in schema.names}
         return pa.Table.from_pydict(data, schema=schema)
-
-    def relation(self, columns: tuple[Column, ...], rows: Sequence[Row]) -> duckdb.DuckDBPyRelation:
-        """A result that is not a virtual table (SHOW, EXEC outcomes) as a DuckDB relation."""
-        return self.connection.from_arrow(self.arrow(columns, rows))
-
-    def load(self, table: Table, rows: Sequence[Row]) -> None:
-        """Replace the table's content with `rows`, typed as declared, column-wise via Arrow."""
-        if table not in self._created:
-            self._create(table)
-        data = self.arrow(table.columns, rows)
-        name = qualified(table)
-        self.connection.execute(f"DELETE FROM {name}")
-        self.connection.register("__vpnsql_load", data)
-        try:
-            self.connection.execute(f"INSERT INTO {name} SELECT * FROM __vpnsql_load")
-        finally:
-            self.connection.unregister("__vpnsql_load")
 
     def _create(self, table: Table) -> None:
         if table.provider not in self._catalogs:
@@ -85,3 +106,13 @@ class Engine:
         if relation is None:
             raise QueryError(f"not a query: {query}")
         return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def _bound(columns: tuple[Column, ...], rows: Sequence[Row]) -> tuple[str, list[list[object]]]:
+    """A SELECT of `rows` with each column bound as one list parameter, cast to its declared
+    type and unnested (DuckDB unnests the lists of one SELECT side by side)."""
+    select = ", ".join(
+        f"UNNEST(${index}::{column.type}[]) AS {quote(column.name)}"
+        for index, column in enumerate(columns, start=1)
+    )
+    return f"SELECT {select}", [[row.get(column.name) for row in rows] for column in columns]

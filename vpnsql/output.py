@@ -1,6 +1,6 @@
 """Render query results as text: table and markdown for people, json, jsonl and csv for programs.
 
-Rows are read from DuckDB in Arrow batches, so the machine formats stream instead of holding
+Rows are read from DuckDB a batch at a time, so the machine formats stream instead of holding
 the whole result as Python objects. Values keep their types: JSON numbers stay numbers,
 timestamps are ISO-8601 UTC, STRUCTs are objects, NULL is null. CSV matches what DuckDB's own
 writer produces for files (timestamps `YYYY-MM-DD HH:MM:SS`, nested values as JSON text).
@@ -38,11 +38,9 @@ def write(
     writers[fmt](relation, out, header)
 
 
-def _batches(relation: duckdb.DuckDBPyRelation) -> Iterator[list[tuple[Any, ...]]]:
-    reader = relation.to_arrow_reader(BATCH_ROWS)
-    for batch in reader:
-        columns = [column.to_pylist() for column in batch.columns]
-        yield list(zip(*columns, strict=True))
+def _rows(relation: duckdb.DuckDBPyRelation) -> Iterator[tuple[Any, ...]]:
+    """Every row over one run of the relation, holding one batch at a time."""
+    return relation.iter_rows(BATCH_ROWS)
 
 
 def _plain(value: Any) -> Any:
@@ -69,9 +67,8 @@ def _dumps(value: Any, separators: tuple[str, str] | None = None) -> str:
 
 def _records(relation: duckdb.DuckDBPyRelation) -> Iterator[str]:
     names = relation.columns
-    for rows in _batches(relation):
-        for row in rows:
-            yield _dumps(dict(zip(names, row, strict=True)))
+    for row in _rows(relation):
+        yield _dumps(dict(zip(names, row, strict=True)))
 
 
 def _json(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> None:
@@ -91,8 +88,7 @@ def _csv(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> None:
     writer = csv.writer(out, lineterminator="\n")
     if header:
         writer.writerow(relation.columns)
-    for rows in _batches(relation):
-        writer.writerows([_csv_cell(v) for v in row] for row in rows)
+    writer.writerows([_csv_cell(v) for v in row] for row in _rows(relation))
 
 
 def _csv_cell(value: Any) -> Any:
@@ -124,7 +120,7 @@ def _table(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool, row_co
     """An aligned grid sized to its content; numbers right-aligned; a row count below."""
     names = relation.columns
     numeric = [_is_numeric(str(t)) for t in relation.types]
-    rows = [[cell_text(v) for v in row] for batch in _batches(relation) for row in batch]
+    rows = [[cell_text(v) for v in row] for row in _rows(relation)]
     widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
 
     def line(cells: list[str]) -> str:
@@ -145,9 +141,8 @@ def _markdown(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> 
     numeric = [_is_numeric(str(t)) for t in relation.types]
     out.write(_markdown_row(relation.columns))
     out.write(_markdown_row(["---:" if n else ":---" for n in numeric]))
-    for rows in _batches(relation):
-        for row in rows:
-            out.write(_markdown_row([cell_text(v) for v in row]))
+    for row in _rows(relation):
+        out.write(_markdown_row([cell_text(v) for v in row]))
 
 
 def _markdown_row(cells: list[str]) -> str:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TextIO
 
 import duckdb
-import pyarrow as pa
 from prompt_toolkit import PromptSession
 from prompt_toolkit.enums import EditingMode
 from prompt_toolkit.history import History
@@ -33,7 +32,7 @@ from vpnsql.shell.completion import ShellCompleter, ValueBook, Vocabulary
 from vpnsql.shell.keys import key_bindings
 from vpnsql.shell.render import page, render, timing
 from vpnsql.statements import Preview
-from vpnsql.tables import Row, Settings
+from vpnsql.tables import Column, Row, Settings
 
 PROMPT = "vpnsql> "
 CONTINUATION = "   ...> "
@@ -140,7 +139,10 @@ class Shell:
 
     def show_rows(self, rows: list[Row]) -> None:
         """Rows that are not a query's (lists the shell makes itself), laid out like results."""
-        self.emit(self._result(self.session.connection.from_arrow(pa.Table.from_pylist(rows))))
+        if not rows:
+            return
+        columns = tuple(Column(name, "VARCHAR", "") for name in rows[0])
+        self.emit(self._result(self.session.engine.relation(columns, rows)))
 
     def emit(self, text: str) -> None:
         """Write text, through the pager when it is longer than the terminal is tall."""

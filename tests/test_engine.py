@@ -1,0 +1,77 @@
+"""The DuckDB side on its own: both ways rows are loaded give the same typed table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from vpnsql import engine
+from vpnsql.engine import Engine
+from vpnsql.registry import Registry
+from vpnsql.tables import Column, Row
+
+CONNECTIONS = Registry.discover().table("aws.ec2_api.client_vpn_connections")
+
+ROWS: list[Row] = [
+    {
+        "clientVpnEndpointId": "cvpn-endpoint-0a1b2c3d4e5f60001",
+        "timestamp": datetime(2026, 11, 24, 10, 0, 1),
+        "connectionId": "cvpn-connection-1",
+        "username": "Ünïcode 'quoted' \"name\"",
+        "connectionEstablishedTime": datetime(2026, 11, 24, 9, 0, 0, 123456),
+        "ingressBytes": 2**62,
+        "egressBytes": 0,
+        "ingressPackets": None,
+        "status": {"code": "active", "message": None},
+        "postureComplianceStatusSet": ["compliant", "unknown"],
+        "region": "us-east-1",
+    },
+    {  # everything missing is NULL, in every type
+        "connectionId": "cvpn-connection-2",
+        "postureComplianceStatusSet": [],
+    },
+]
+
+
+def loaded(rows: list[Row]) -> tuple[list[tuple[object, ...]], list[str]]:
+    database = Engine()
+    database.load(CONNECTIONS, rows)
+    relation = database.sql(f"SELECT * FROM {CONNECTIONS.name} ORDER BY connectionId")
+    assert relation is not None
+    return relation.fetchall(), [str(t) for t in relation.types]
+
+
+def test_bound_and_arrow_loads_give_the_same_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    bound = loaded(ROWS)
+    monkeypatch.setattr(engine, "ARROW_ROWS", 1)
+    assert loaded(ROWS) == bound
+    values, types = bound
+    assert types == [column.type for column in CONNECTIONS.columns]
+    first = dict(zip([c.name for c in CONNECTIONS.columns], values[0], strict=True))
+    assert first["ingressBytes"] == 2**62 and first["ingressPackets"] is None
+    assert first["status"] == {"code": "active", "message": None}
+    assert first["connectionEstablishedTime"] == datetime(2026, 11, 24, 9, 0, 0, 123456)
+    assert values[1][0] is None and values[1][-2] == []
+
+
+def test_a_load_replaces_the_previous_rows() -> None:
+    database = Engine()
+    database.load(CONNECTIONS, ROWS)
+    database.load(CONNECTIONS, ROWS[1:])
+    assert database.rows(f"SELECT connectionId FROM {CONNECTIONS.name}") == [
+        {"connectionId": "cvpn-connection-2"}
+    ]
+    database.load(CONNECTIONS, [])
+    assert database.rows(f"SELECT count(*) AS n FROM {CONNECTIONS.name}") == [{"n": 0}]
+
+
+def test_a_relation_has_the_declared_types() -> None:
+    columns = (
+        Column("name", "VARCHAR", ""),
+        Column("n", "BIGINT", ""),
+        Column("ok", "BOOLEAN", ""),
+    )
+    relation = Engine().relation(columns, [{"name": "a", "n": 1, "ok": True}, {"name": "b"}])
+    assert [str(t) for t in relation.types] == ["VARCHAR", "BIGINT", "BOOLEAN"]
+    assert relation.fetchall() == [("a", 1, True), ("b", None, None)]
