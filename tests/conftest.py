@@ -18,6 +18,16 @@ from vpnsql.session import Session
 REGION = "us-east-1"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """vpnsql's cache (the EC2 model slice) in a directory of the run's own, for every test and
+    every process a test starts, never the machine's ~/.cache."""
+    path = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(path))
+        yield path
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Any]:
     from vpnsql import sandbox as sandbox_module

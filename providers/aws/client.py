@@ -61,9 +61,8 @@ def ec2(region: str, settings: Settings) -> Any:
 def _botocore_session(settings: Settings) -> Any:
     """The vpnsql session's botocore session (call under `_lock`).
 
-    Sessions share one data loader, so the parsed service model (a 4 MB JSON file for EC2) is
-    read once per process rather than once per session; credentials and configuration stay
-    each session's own.
+    Sessions share one data loader, so the service model is read once per process rather than
+    once per session; credentials and configuration stay each session's own.
     """
     session = settings.state.get("aws.session")
     if session is None:
@@ -75,9 +74,14 @@ def _botocore_session(settings: Settings) -> Any:
 
 
 def _shared_loader(core: Any) -> Any:
+    """The process's loader: botocore's own search paths (AWS_DATA_PATH included), and EC2's
+    model cut down to the operations vpnsql calls (see models.py)."""
     global _loader
     if _loader is None:
-        _loader = core.get_component("data_loader")
+        from vpnsql_providers.aws.models import SlimLoader
+
+        paths = core.get_component("data_loader").search_paths
+        _loader = SlimLoader(extra_search_paths=paths, include_default_search_paths=False)
     return _loader
 
 
