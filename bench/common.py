@@ -27,6 +27,11 @@ def _report_peak():
     with open(os.environ["VPNSQL_BENCH_PEAK"], "w") as out:
         out.write(peak.split()[1])
 atexit.register(_report_peak)
+_exit = os._exit
+def _exit_reporting_peak(code):  # the vpnsql command ends with os._exit, which skips atexit
+    _report_peak()
+    _exit(code)
+os._exit = _exit_reporting_peak
 """
 VPNSQL_CLI = (
     PEAK

@@ -74,6 +74,41 @@ def test_help_imports_no_heavy_module() -> None:
     assert not imported & {"boto3", "botocore", "duckdb", "sqlglot", "pyarrow", "moto"}
 
 
+def test_a_small_query_imports_neither_pyarrow_nor_numpy(
+    env: dict[str, str], endpoint: str
+) -> None:
+    """Arrow is for volume; a one-liner's few rows are bound as parameters (0.1 s less)."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "vpnsql.cli", "-e", query(endpoint),
+         "-o", "json"], capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 2
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()}
+    assert "duckdb" in imported  # the probe sees real imports
+    assert not imported & {"pyarrow", "numpy"}
+
+
+def test_zoned_timestamps_print_in_the_local_zone(env: dict[str, str]) -> None:
+    sql = "SELECT TIMESTAMPTZ '2026-01-01 10:00:00+02' AS t"
+    result = run("-e", sql, "-o", "json", env={**env, "TZ": "Asia/Tokyo"})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [{"t": "2026-01-01T17:00:00+09:00"}]
+
+
+def test_a_reader_that_goes_away_ends_the_run_quietly() -> None:
+    """Like `vpnsql ... | head -1`: exit 141 (SIGPIPE's code), nothing on stderr."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vpnsql.cli", "-o", "csv", "-e", "SELECT * FROM range(2000000)"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline() == "range\n"
+    process.stdout.close()
+    assert process.wait(timeout=120) == 141
+    assert process.stderr.read() == ""
+
+
 def test_version() -> None:
     from vpnsql import __version__
 
