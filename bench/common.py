@@ -111,7 +111,7 @@ def timed(function: Callable[[], object]) -> tuple[float, object]:
 def report(title: str, results: dict[str, list[float]], unit: str = "s") -> dict[str, float]:
     """Print the median of each measurement; return them."""
     median = {name: statistics.median(values) for name, values in results.items()}
-    runs = len(next(iter(results.values())))
+    runs = max(map(len, results.values()))
     print(f"\n{title} (median of {runs})")
     width = max(map(len, median))
     for name, value in median.items():
