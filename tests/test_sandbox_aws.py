@@ -379,6 +379,26 @@ def test_http_seed_route(sb: sandbox.Sandbox, client: Any) -> None:
     assert raised.value.code == 400
 
 
+def test_http_inject_route_answers_one_action(sb: sandbox.Sandbox, client: Any) -> None:
+    endpoint_id = "cvpn-endpoint-0000000000000a00b"
+    (connection_id,) = sandbox.seed_connections(REGION, endpoint_id, 1)
+    body = {"code": "UnauthorizedOperation", "action": "TerminateClientVpnConnections"}
+    assert post_json(f"{sb.endpoint_url}/_vpnsql/inject", body) == {"pending": 1}
+    assert len(connections(client, endpoint_id)) == 1  # another action is served as usual
+    refused = error_of(
+        client.terminate_client_vpn_connections,
+        ClientVpnEndpointId=endpoint_id,
+        ConnectionId=connection_id,
+    )
+    assert refused["Error"]["Code"] == "UnauthorizedOperation"
+    assert connections(client, endpoint_id)[0]["Status"]["Code"] == "active"
+    for wrong in ({"code": "NoSuchCode"}, {"code": "InvalidAction", "count": 0}, {"cnt": 1}):
+        with pytest.raises(urllib.error.HTTPError) as raised:
+            post_json(f"{sb.endpoint_url}/_vpnsql/inject", wrong)
+        assert raised.value.code == 400, wrong
+    assert sandbox.clear_aws_errors() == 0
+
+
 def post_json(url: str, body: dict[str, Any]) -> dict[str, Any]:
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
     with urllib.request.urlopen(request, timeout=10) as response:

@@ -7,8 +7,9 @@ Cloud emulator of :mod:`vpnsql.sandbox.alibaba` (``Sandbox.alibaba``).  Point bo
 AWS CLI and vpnsql at both with ``Sandbox.env()``.
 
 Besides moto's own routes the server answers ``POST /_vpnsql/seed`` (see
-:mod:`vpnsql.sandbox.aws`).  ``latency`` adds that many seconds to every AWS and Alibaba
-API request (not to the admin routes), for benchmarking concurrent fan-out.
+:mod:`vpnsql.sandbox.aws`) and ``POST /_vpnsql/inject`` (``inject_aws_error`` over HTTP).
+``latency`` adds that many seconds to every AWS and Alibaba API request (not to the admin
+routes), for benchmarking concurrent fan-out.
 
 All sandboxes in one process share moto's state: ``reset()`` wipes it (as does
 ``POST /moto-api/reset``), and ``start(demo=True)`` reloads the demo endpoints afresh.
@@ -18,6 +19,7 @@ This package imports moto, so import it only when a sandbox is wanted.
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -25,6 +27,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -115,7 +118,7 @@ def _delayed(app: WSGIApp, latency: float) -> WSGIApp:
     return delayed_app
 
 
-_injected: list[str] = []
+_injected: list[tuple[str, str | None]] = []  # (code, the Action it answers, or any)
 _injected_lock = threading.Lock()
 _ERROR_XML = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{code}</Code>'
@@ -128,13 +131,18 @@ _INJECTABLE = {
 }
 
 
-def inject_aws_error(code: str = "RequestLimitExceeded", count: int = 1) -> None:
-    """Make the next `count` AWS API calls (of any sandbox in this process) answer `code`:
-    throttling to check retries, the others to check how errors surface."""
+def inject_aws_error(
+    code: str = "RequestLimitExceeded", count: int = 1, action: str | None = None
+) -> None:
+    """Make the next `count` AWS API calls (of any sandbox in this process), or the next calls
+    of `action` only (e.g. TerminateClientVpnConnections), answer `code`: throttling to check
+    retries, the others to check how errors surface."""
     if code not in _INJECTABLE:
         raise ValueError(f"code must be one of {sorted(_INJECTABLE)}")
+    if not isinstance(count, int) or count < 1:
+        raise ValueError("count must be a positive integer")
     with _injected_lock:
-        _injected.extend([code] * count)
+        _injected.extend([(code, action)] * count)
 
 
 def clear_aws_errors() -> int:
@@ -150,7 +158,7 @@ def _injecting(app: WSGIApp) -> WSGIApp:
 
     def injecting_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         with _injected_lock:
-            code = _injected.pop(0) if _injected else None
+            code = _take_injected(environ) if _injected else None
         if code is None:
             return app(environ, start_response)
         status, message = _INJECTABLE[code]
@@ -158,6 +166,25 @@ def _injecting(app: WSGIApp) -> WSGIApp:
         return Response(body, status=status, mimetype="text/xml")(environ, start_response)
 
     return injecting_app
+
+
+def _take_injected(environ: dict[str, Any]) -> str | None:
+    """The first pending error meant for this request's Action (call under the lock)."""
+    action = _action(environ) if any(wanted for _, wanted in _injected) else None
+    for index, (code, wanted) in enumerate(_injected):
+        if wanted is None or wanted == action:
+            del _injected[index]
+            return code
+    return None
+
+
+def _action(environ: dict[str, Any]) -> str | None:
+    """The EC2 Query API's Action, from the form body (put back for moto) or the query."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    fields = parse_qs(body.decode("utf-8", "replace")) | parse_qs(environ.get("QUERY_STRING", ""))
+    return fields.get("Action", [None])[0]
 
 
 def _with_admin(app: WSGIApp) -> WSGIApp:
@@ -172,14 +199,30 @@ def _with_admin(app: WSGIApp) -> WSGIApp:
 
 
 def _admin(request: Request) -> Response:
-    if request.path != f"{ADMIN_PREFIX}seed":
+    route = _ADMIN_ROUTES.get(request.path.removeprefix(ADMIN_PREFIX))
+    if route is None:
         return _json({"error": f"no admin route {request.path}"}, 404)
     if request.method != "POST":
         return _json({"error": "use POST"}, 405)
     try:
-        return _json(seed_from_json(json.loads(request.get_data() or b"null")), 200)
+        return _json(route(json.loads(request.get_data() or b"null")), 200)
     except (ValueError, TypeError, KeyError) as error:
         return _json({"error": str(error)}, 400)
+
+
+def _inject_from_json(payload: Any) -> dict[str, Any]:
+    """`POST /_vpnsql/inject` with {"code", "count", "action"}: inject_aws_error over HTTP."""
+    if not isinstance(payload, dict):
+        raise ValueError('send a JSON object: {"code": ..., "count": ..., "action": ...}')
+    inject_aws_error(**payload)
+    with _injected_lock:
+        return {"pending": len(_injected)}
+
+
+_ADMIN_ROUTES: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "seed": seed_from_json,
+    "inject": _inject_from_json,
+}
 
 
 def _json(body: dict[str, Any], status: int) -> Response:
