@@ -274,6 +274,44 @@ def test_sandbox_command_serves_other_tools() -> None:
     assert "Traceback" not in stderr
 
 
+def test_a_failed_terminate_exits_1_and_every_outcome_is_a_row(
+    env: dict[str, str], new_endpoint: Callable[..., str]
+) -> None:
+    from vpnsql.sandbox import inject_aws_error
+
+    endpoint_id = new_endpoint(3)
+    inject_aws_error("UnauthorizedOperation", 1, action="TerminateClientVpnConnections")
+    sql = (
+        f"DELETE FROM {CONNS} WHERE ClientVpnEndpointId = '{endpoint_id}' AND region = 'us-east-1'"
+    )
+    result = run("--yes", "-o", "json", "-e", sql, env=env)
+    assert result.returncode == 1, result.stderr
+    rows = json.loads(result.stdout)
+    assert len(rows) == 3
+    (refused,) = [row["message"] for row in rows if row["message"] is not None]
+    assert "UnauthorizedOperation" in refused
+    assert [row["currentStatus"] for row in rows].count("terminating") == 2
+    assert "vpnsql: error: 1 call(s) failed; see the message column" in result.stderr
+
+
+def test_allow_partial_prints_what_was_skipped_and_exits_3(
+    env: dict[str, str], endpoint: str
+) -> None:
+    missing = "cvpn-endpoint-0000000000000dead"
+    sql = (
+        f"SELECT count(*) AS n FROM {CONNS} WHERE region = 'us-east-1' "
+        f"AND ClientVpnEndpointId IN ('{endpoint}', '{missing}')"
+    )
+    failed = run("-o", "jsonl", "-e", sql, env=env)
+    assert_clean_error(failed, 1, missing, "InvalidClientVpnEndpointId.NotFound")
+    partial = run("--allow-partial", "-o", "jsonl", "-e", sql, env=env)
+    assert partial.returncode == 3, partial.stderr
+    assert json.loads(partial.stdout) == {"n": 2}
+    skipped = [line for line in partial.stderr.splitlines() if line.startswith("vpnsql: skipped:")]
+    assert len(skipped) == 1 and missing in skipped[0]
+    assert "vpnsql: partial result: 1 call(s) failed" in partial.stderr
+
+
 def test_profile_supplies_the_default_region(
     env: dict[str, str], new_endpoint: Callable[..., str], tmp_path: Any
 ) -> None:

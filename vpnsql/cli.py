@@ -19,6 +19,7 @@ from vpnsql import __version__
 if TYPE_CHECKING:
     import duckdb
 
+    from vpnsql import planner
     from vpnsql.session import Session
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -246,25 +247,38 @@ def _check_output_args(args: argparse.Namespace) -> None:
         raise UsageError("--partition-by needs --outfile DIR")
 
 
+def run_statement(session: Session, statement: planner.Statement) -> duckdb.DuckDBPyRelation | None:
+    """Run one statement with a progress line on stderr; name each fetch --allow-partial
+    skipped, there too."""
+    from vpnsql.progress import Progress
+
+    with Progress(lambda: session.last_stats, sys.stderr):
+        relation = session.run(statement)
+    for failure in session.last_stats.failures:
+        print(f"vpnsql: skipped: {failure.error.message}", file=sys.stderr)
+    return relation
+
+
+def report_failed_calls(count: int) -> None:
+    """After an EXEC or DELETE whose calls partly failed: the rows say which and why."""
+    print(f"vpnsql: error: {count} call(s) failed; see the message column", file=sys.stderr)
+
+
 def _print_results(session: Session, sql: str, args: argparse.Namespace) -> int:
     """Run each statement in turn, printing results; --outfile takes the last one.
 
     Exit 1 if any terminate call failed, 3 if --allow-partial dropped failed fetches.
     """
     from vpnsql import output
-    from vpnsql.progress import Progress
 
     plan = session.plan(sql)
     last = max((i for i, s in enumerate(plan) if s.shows_result), default=-1)
     first = True
     failed = partial = 0
     for index, statement in enumerate(plan):
-        with Progress(lambda: session.last_stats, sys.stderr):
-            relation = session.run(statement)
+        relation = run_statement(session, statement)
         failed += session.last_failed
-        for failure in session.last_stats.failures:
-            print(f"vpnsql: skipped: {failure.error.message}", file=sys.stderr)
-            partial += 1
+        partial += len(session.last_stats.failures)
         if relation is None or not statement.shows_result:
             continue
         if args.outfile and index == last:
@@ -276,7 +290,7 @@ def _print_results(session: Session, sql: str, args: argparse.Namespace) -> int:
         sys.stdout.flush()
         first = False
     if failed:
-        print(f"vpnsql: error: {failed} call(s) failed; see the message column", file=sys.stderr)
+        report_failed_calls(failed)
         return EXIT_ERROR
     if partial:
         print(f"vpnsql: partial result: {partial} call(s) failed", file=sys.stderr)

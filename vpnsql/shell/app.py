@@ -22,10 +22,9 @@ from prompt_toolkit.output import Output
 from pygments.lexers.sql import SqlLexer
 
 from vpnsql import output
-from vpnsql.cli import report_error
+from vpnsql.cli import report_error, report_failed_calls, run_statement
 from vpnsql.errors import UsageError
 from vpnsql.fetch import FetchCache
-from vpnsql.progress import Progress
 from vpnsql.session import Session
 from vpnsql.shell import meta
 from vpnsql.shell.completion import ShellCompleter, ValueBook, Vocabulary
@@ -123,17 +122,14 @@ class Shell:
         for statement in self.session.plan(text):
             self.values.add_calls(statement.calls)
             started = time.perf_counter()
-            with Progress(lambda: self.session.last_stats, sys.stderr):
-                relation = self.session.run(statement)
-            for failure in self.session.last_stats.failures:
-                print(f"skipped: {failure.error.message}", file=sys.stderr)
+            relation = run_statement(self.session, statement)
             shown = ""
             if relation is not None and statement.shows_result:
                 shown = self._result(relation)
             elapsed = time.perf_counter() - started
             self.emit(shown)
             if failed := self.session.last_failed:
-                print(f"error: {failed} call(s) failed; see the message column", file=sys.stderr)
+                report_failed_calls(failed)
             if self.timer:
                 self.out.write(timing(self.session.last_stats, elapsed))
 
