@@ -222,6 +222,7 @@ def test_aws_throttling_is_retried_a_bounded_number_of_times(
         left = clear_aws_errors()
     assert caught.value.code == "RequestLimitExceeded"
     assert 3 <= 20 - left <= 10  # retried, and then given up
+    assert "--max-concurrency" in (caught.value.hint or "")
 
 
 def test_a_region_without_client_vpn_counts_as_zero_rows(
@@ -252,7 +253,7 @@ def test_permission_errors_keep_their_code_and_hint(
         )
     assert caught.value.code == "UnauthorizedOperation"
     assert "us-east-1" in caught.value.message and endpoint in caught.value.message
-    assert "credentials" in (caught.value.hint or "")
+    assert "not allowed ec2:DescribeClientVpnConnections" in (caught.value.hint or "")
 
 
 def test_ctrl_c_cancels_outstanding_calls_and_exits_130(

@@ -24,9 +24,10 @@ CREDENTIALS_HINT = (
     "configure AWS credentials (aws configure, AWS_PROFILE or --profile, "
     "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, aws sso login), or try --sandbox"
 )
+_PERMISSION_CODES = {"UnauthorizedOperation", "AccessDenied", "AccessDeniedException"}
+_THROTTLING_CODES = {"RequestLimitExceeded", "Throttling", "ThrottlingException"}
 _AUTH_CODES = {
     "AuthFailure",
-    "UnauthorizedOperation",
     "InvalidClientTokenId",
     "ExpiredToken",
     "RequestExpired",
@@ -123,7 +124,7 @@ def translated_errors(region: str, target: str | None = None) -> Iterator[None]:
             code=code,
             region=region,
             target=target,
-            hint=CREDENTIALS_HINT if code in _AUTH_CODES else None,
+            hint=_hint(code, err.operation_name),
         ) from None
     except (NoCredentialsError, PartialCredentialsError, ProfileNotFound, NoRegionError) as err:
         raise CredentialsError(
@@ -134,6 +135,19 @@ def translated_errors(region: str, target: str | None = None) -> Iterator[None]:
         raise ProviderError(
             message, provider="aws", code=type(err).__name__, region=region, target=target
         ) from None
+
+
+def _hint(code: str | None, operation: str) -> str | None:
+    """Authentication failures need other credentials; a refusal needs a permission; throttling
+    that outlasted botocore's retries needs fewer calls at once."""
+    if code in _THROTTLING_CODES:
+        return "lower --max-concurrency, or try again later"
+    if code in _PERMISSION_CODES:
+        return (
+            f"the AWS identity in use is not allowed ec2:{operation}: grant it in IAM, "
+            "or use another --profile"
+        )
+    return CREDENTIALS_HINT if code in _AUTH_CODES else None
 
 
 def time(value: str | None) -> datetime | None:
