@@ -12,9 +12,9 @@ import pytest
 
 import vpnsql
 from vpnsql.errors import ParamError, ProviderError, VpnsqlError
-from vpnsql.sandbox.alibaba import DEMO_GATEWAYS, Emulator
+from vpnsql.sandbox.alibaba import DEMO_GATEWAYS, DROP, Emulator
 from vpnsql.session import Session
-from vpnsql_providers.alibaba.client import MAX_ATTEMPTS, THROTTLING_CODES
+from vpnsql_providers.alibaba.client import MAX_ATTEMPTS, NETWORK_ATTEMPTS, THROTTLING_CODES
 from vpnsql_providers.alibaba.vpc import _pages
 
 CLIENTS = "alibaba.vpc.ssl_vpn_clients"
@@ -204,6 +204,26 @@ def test_throttling_is_retried_a_bounded_number_of_times(
     assert error.code == "Throttling.User"
     assert f"after {MAX_ATTEMPTS} attempts" in error.message
     assert emulator.calls(DESCRIBE_CLIENTS, gateway_id) == MAX_ATTEMPTS
+
+
+def test_an_unanswered_call_is_retried(
+    session: Session, emulator: Emulator, new_gateway: Callable[..., str]
+) -> None:
+    gateway_id = new_gateway(7)
+    emulator.inject(DROP, NETWORK_ATTEMPTS - 1, action=DESCRIBE_CLIENTS)
+    assert session.sql(f"SELECT count(*) FROM {CLIENTS} {where(gateway_id)}").fetchall() == [(7,)]
+    assert emulator.calls(DESCRIBE_CLIENTS, gateway_id) == NETWORK_ATTEMPTS
+
+
+def test_a_network_that_stays_down_is_a_clear_error(
+    session: Session, emulator: Emulator, new_gateway: Callable[..., str]
+) -> None:
+    gateway_id = new_gateway(7)
+    emulator.inject(DROP, NETWORK_ATTEMPTS, action=DESCRIBE_CLIENTS)
+    error = provider_error(session, f"SELECT * FROM {CLIENTS} {where(gateway_id)}")
+    assert (error.code, error.target) == ("NetworkError", gateway_id)
+    assert f"after {NETWORK_ATTEMPTS} attempts" in error.message
+    assert emulator.calls(DESCRIBE_CLIENTS, gateway_id) == NETWORK_ATTEMPTS
 
 
 @pytest.mark.parametrize("code", ["Forbidden", "Forbbiden.SubUser"])

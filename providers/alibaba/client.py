@@ -29,6 +29,7 @@ ENDPOINT_VARIABLE = "VPNSQL_ALIBABA_ENDPOINT"
 REGION_VARIABLE = "ALIBABA_CLOUD_REGION_ID"
 THROTTLING_CODES = ("Throttling.User", "Throttling", "ServiceUnavailable")
 MAX_ATTEMPTS = 5
+NETWORK_ATTEMPTS = 3  # as botocore's standard mode does for AWS; every call here is a read
 BACKOFF_MS = 100  # first retry waits 100-200 ms, then 200-400, 400-800, 800-1600
 MAX_BACKOFF_MS = 5000
 
@@ -79,13 +80,19 @@ def _retry_options() -> Any:
     from darabonba.policy.retry import RetryOptions
 
     backoff = {"policy": "ExponentialWithEqualJitter", "period": BACKOFF_MS, "cap": MAX_BACKOFF_MS}
-    condition = {
+    throttled = {
         "maxAttempts": MAX_ATTEMPTS,
         "errorCode": list(THROTTLING_CODES),
         "backoff": backoff,
         "maxDelay": MAX_BACKOFF_MS,
     }
-    return RetryOptions({"retryable": True, "retryCondition": [condition]})
+    unanswered = {  # RetryError is the SDK's name for a failed HTTP exchange
+        "maxAttempts": NETWORK_ATTEMPTS,
+        "exception": ["RetryError"],
+        "backoff": backoff,
+        "maxDelay": MAX_BACKOFF_MS,
+    }
+    return RetryOptions({"retryable": True, "retryCondition": [throttled, unanswered]})
 
 
 def _endpoint(region: str) -> dict[str, str]:
@@ -190,7 +197,7 @@ def _local_error(err: BaseException, region: str, target: str | None) -> Provide
         )
     if isinstance(err, RetryError):  # the SDK's name for a failed HTTP exchange
         return ProviderError(
-            f"cannot reach the Alibaba Cloud API: {err.message}",
+            f"cannot reach the Alibaba Cloud API after {NETWORK_ATTEMPTS} attempts: {err.message}",
             provider="alibaba",
             code="NetworkError",
             region=region,

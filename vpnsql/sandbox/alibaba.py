@@ -25,7 +25,8 @@ Unsigned admin routes, for tests and demos:
 * ``POST /_vpnsql/seed``: the keyword arguments of :meth:`Emulator.seed_clients`, e.g.
   ``{"region": "cn-hangzhou", "gateway_id": "vpn-bp1...", "count": 500, "seed": 7}``;
 * ``POST /_vpnsql/inject``: ``{"code": "Throttling.User", "count": 3}`` makes the next three
-  API calls (optionally only of ``"action"``) answer that error;
+  API calls (optionally only of ``"action"``) answer that error; code ``ConnectionReset``
+  closes their connections unanswered instead;
 * ``GET /_vpnsql/calls``: how many API calls were served, per action and gateway.
 """
 
@@ -121,6 +122,15 @@ INJECTABLE: dict[str, tuple[int, str]] = {
         "The request processing has failed due to some unknown error, exception or failure.",
     ),
 }
+
+
+DROP = "ConnectionReset"
+"""Not an API error: the emulator closes the connection without an answer, as a network
+failure between the SDK and the cloud would."""
+
+
+class Dropped(Exception):
+    """Raised for an injected DROP: the server closes the connection, answering nothing."""
 
 
 class ApiError(Exception):
@@ -262,9 +272,10 @@ class Emulator:
         return gateway
 
     def inject(self, code: str, count: int = 1, *, action: str | None = None) -> None:
-        """Make the next ``count`` API calls (of ``action``, or any) answer error ``code``."""
-        if code not in INJECTABLE:
-            raise ValueError(f"code must be one of {sorted(INJECTABLE)}")
+        """Make the next ``count`` API calls (of ``action``, or any) answer error ``code``, or,
+        for DROP, get no answer at all."""
+        if code not in INJECTABLE and code != DROP:
+            raise ValueError(f"code must be one of {sorted([*INJECTABLE, DROP])}")
         if count < 1:
             raise ValueError("count must be >= 1")
         with self._lock:
@@ -327,6 +338,8 @@ class Emulator:
                     injection.remaining -= 1
                     if not injection.remaining:
                         self._injections.remove(injection)
+                    if injection.code == DROP:
+                        raise Dropped
                     raise ApiError.injected(injection.code)
 
     def _describe_ssl_vpn_clients(self, params: dict[str, str]) -> dict[str, Any]:
@@ -655,7 +668,11 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         request = Request(self.command, url.path, query, self.headers, body)
-        status, payload = self.server.emulator.handle(request)
+        try:
+            status, payload = self.server.emulator.handle(request)
+        except Dropped:
+            self.close_connection = True
+            return
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json;charset=utf-8")
