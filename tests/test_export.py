@@ -18,6 +18,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from vpnsql.errors import QueryError
+
 CONNS = "aws.ec2_api.client_vpn_connections"
 TRICKY = 'Zoë "ops", Ünïcode\nsecond line'
 
@@ -184,6 +186,27 @@ def test_ctrl_c_mid_export_leaves_the_old_file(tmp_path: Path) -> None:
     assert leftovers(tmp_path) == []
 
 
+def test_ctrl_c_mid_copy_statement_leaves_the_old_file(tmp_path: Path) -> None:
+    """DuckDB writes a COPY's file beside the target (tmp_NAME) and renames it when whole."""
+    target = tmp_path / "big.csv"
+    target.write_text("old\n")
+    query = "SELECT range AS n, md5(range::VARCHAR) AS h FROM range(1000000000)"
+    sql = f"COPY ({query}) TO {sql_string(target)}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vpnsql.cli", "-e", sql],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(list(tmp_path.iterdir())) == 2, "the copy never started"
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert (proc.returncode, stderr) == (130, "vpnsql: interrupted\n")
+    assert target.read_text() == "old\n"
+    assert list(tmp_path.iterdir()) == [target]
+
+
 def test_parquet_to_a_terminal_is_a_usage_error() -> None:
     result = run("-e", "SELECT 1", "--output", "parquet")
     assert result.returncode == 2
@@ -215,6 +238,39 @@ def test_copy_statement_reads_virtual_tables(
     result = run("-e", f"COPY ({query}) TO '{target}' (FORMAT parquet)", env=env)
     assert result.returncode == 0, result.stderr
     assert pq.read_table(target).num_rows == 33
+
+
+def sql_string(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def test_a_copy_statement_replaces_its_file_only_when_whole(tmp_path: Path) -> None:
+    from vpnsql.session import Session
+
+    target = tmp_path / "it's.csv.gz"
+    session = Session()
+    session.sql(f"COPY (SELECT range AS n FROM range(1000)) TO {sql_string(target)}")
+    assert target.read_bytes()[:2] == b"\x1f\x8b"  # gzip, as DuckDB infers from the name
+    before = target.read_bytes()
+    failing = (
+        "SELECT range AS n FROM range(200000) "
+        "WHERE CASE WHEN range = 150000 THEN error('failed midway') END IS NULL"
+    )
+    with pytest.raises(QueryError, match="failed midway"):
+        session.sql(f"COPY ({failing}) TO {sql_string(target)}")
+    assert target.read_bytes() == before
+    assert leftovers(tmp_path) == []
+    count = duckdb.sql(f"SELECT count(*) FROM read_csv({sql_string(target)})").fetchall()
+    assert count == [(1000,)]
+
+
+def test_a_partitioned_copy_is_written_by_duckdb_as_it_says(tmp_path: Path) -> None:
+    from vpnsql.session import Session
+
+    target = tmp_path / "lake"
+    query = "SELECT range % 2 AS p, range AS n FROM range(10)"
+    Session().sql(f"COPY ({query}) TO {sql_string(target)} (FORMAT parquet, PARTITION_BY (p))")
+    assert sorted(p.name for p in target.iterdir()) == ["p=0", "p=1"]
 
 
 def test_markdown_on_the_console() -> None:

@@ -270,6 +270,7 @@ def _print_results(session: Session, sql: str, args: argparse.Namespace) -> int:
     Exit 1 if any terminate call failed, 3 if --allow-partial dropped failed fetches.
     """
     from vpnsql import output
+    from vpnsql.engine import interruptible
 
     plan = session.plan(sql)
     last = max((i for i, s in enumerate(plan) if s.shows_result), default=-1)
@@ -286,7 +287,10 @@ def _print_results(session: Session, sql: str, args: argparse.Namespace) -> int:
             continue
         if not first and args.output == "table":
             sys.stdout.write("\n")
-        output.write(relation, args.output, sys.stdout, header=not args.no_header)
+        interruptible(
+            session.connection,
+            lambda: output.write(relation, args.output, sys.stdout, header=not args.no_header),
+        )
         sys.stdout.flush()
         first = False
     if failed:

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
 from vpnsql import output
-from vpnsql.engine import quote
+from vpnsql.engine import interruptible, quote
 from vpnsql.errors import UsageError, VpnsqlError
 
 EXTENSIONS = {
@@ -76,14 +75,14 @@ def export(
         with _atomic(Path(path), directory=bool(partition_by)) as temporary:
             if fmt == "parquet":
                 pattern = {"filename_pattern": "part-{i}"} if partition_by else {}
-                _interruptible(
+                interruptible(
                     connection,
                     lambda: relation.to_parquet(
                         str(temporary), compression="zstd", partition_by=partitions, **pattern
                     ),
                 )
             elif fmt == "csv":
-                _interruptible(
+                interruptible(
                     connection,
                     lambda: _json_nested(relation).to_csv(
                         str(temporary), header=header, partition_by=partitions
@@ -91,33 +90,11 @@ def export(
                 )
             else:
                 with open(temporary, "w", encoding="utf-8", newline="") as out:
-                    output.write(relation, fmt, out, header=header)
+                    interruptible(
+                        connection, lambda: output.write(relation, fmt, out, header=header)
+                    )
     except (OSError, duckdb.IOException, duckdb.PermissionException) as err:
         raise ExportError(f"cannot write {path}: {_reason(err)}") from None
-
-
-def _interruptible(connection: duckdb.DuckDBPyConnection, work: Callable[[], None]) -> None:
-    """Run DuckDB work on a thread: a signal cannot reach the main thread inside DuckDB, so
-    Ctrl-C is caught here and turned into `connection.interrupt()`."""
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            work()
-        except BaseException as err:  # handed to the waiting thread
-            failure.append(err)
-
-    worker = threading.Thread(target=run, name="vpnsql-export", daemon=True)
-    worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(0.1)
-    except KeyboardInterrupt:
-        connection.interrupt()
-        worker.join()
-        raise
-    if failure:
-        raise failure[0]
 
 
 def _check_partitions(relation: duckdb.DuckDBPyRelation, fmt: str, columns: Sequence[str]) -> None:

@@ -23,6 +23,7 @@ from pygments.lexers.sql import SqlLexer
 
 from vpnsql import output
 from vpnsql.cli import report_error, report_failed_calls, run_statement
+from vpnsql.engine import interruptible
 from vpnsql.errors import UsageError
 from vpnsql.fetch import FetchCache
 from vpnsql.session import Session
@@ -168,14 +169,20 @@ class Shell:
         """The text of a result: rendered for the screen, or `.once`'s file written in full."""
         if self.once is None:
             width = self.prompt.app.output.get_size().columns
-            rendered = render(relation, self.format, width, self.header)
+            connection = self.session.connection
+            rendered = interruptible(
+                connection, lambda: render(relation, self.format, width, self.header)
+            )
             if self.values.wants(rendered.shown.columns):
                 self.values.add_rows(rendered.shown.columns, rendered.shown.fetchall())
             return rendered.text
         target, self.once = self.once, None
         try:
             with target.open("w", encoding="utf-8") as handle:
-                output.write(relation, self.format, handle, self.header)
+                interruptible(
+                    self.session.connection,
+                    lambda: output.write(relation, self.format, handle, self.header),
+                )
         except OSError as err:
             raise UsageError(f"cannot write {target}: {err.strerror}") from None
         return f"wrote the result to {target}\n"
