@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
@@ -21,7 +23,7 @@ TERMINATE = f"{CONNS}.client_vpn_connections_Terminate"
 
 @pytest.fixture
 def vocabulary() -> Vocabulary:
-    return Vocabulary(REGISTRY, ValueBook(REGISTRY), meta.choices(REGISTRY))
+    return Vocabulary(REGISTRY, ValueBook(REGISTRY), meta.choices(REGISTRY), meta.file_commands())
 
 
 def texts(before: str, vocabulary: Vocabulary, after: str = "") -> list[str]:
@@ -137,6 +139,39 @@ def test_the_completer_replaces_the_word_at_the_cursor(vocabulary: Vocabulary) -
     assert completion.text == CONNS
     assert completion.start_position == -len("aws.ec2_api.client_vpn_con")
     assert completion.display_meta_text == "table"
+
+
+def test_read_and_once_complete_file_paths(vocabulary: Vocabulary, tmp_path: Path) -> None:
+    (tmp_path / "audit.sql").write_text("")
+    (tmp_path / "audit-old.sql").write_text("")
+    (tmp_path / "other.txt").write_text("")
+    completer = ShellCompleter(vocabulary)
+
+    def completed(line: str) -> list[str]:
+        found = completer.get_completions(Document(line), CompleteEvent())
+        return sorted(line[: len(line) + c.start_position] + c.text for c in found)
+
+    for command in (".read", ".once", ".READ"):
+        assert completed(f"{command} {tmp_path}/aud") == [
+            f"{command} {tmp_path}/audit-old.sql",
+            f"{command} {tmp_path}/audit.sql",
+        ]
+    assert completed(".output j") == [".output json", ".output jsonl"]
+    assert meta.file_commands() == {".read", ".once"}
+
+
+def test_a_script_splits_into_statements_and_meta_commands() -> None:
+    script = (
+        ".output csv\nSELECT 1;\n  .timer on\nSELECT 2\n.5 AS half,\n'x';\n.read more.sql\nSELECT 3"
+    )
+    assert list(meta.script_parts(script)) == [
+        ("meta", ".output csv"),
+        ("sql", "SELECT 1;"),
+        ("meta", ".timer on"),
+        ("sql", "SELECT 2\n.5 AS half,\n'x';"),  # a line in an open statement is SQL
+        ("meta", ".read more.sql"),
+        ("sql", "SELECT 3"),
+    ]
 
 
 @pytest.mark.parametrize(

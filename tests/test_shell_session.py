@@ -138,6 +138,23 @@ def test_meta_commands(drive: Drive, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "usage: .once FILE" in err
 
 
+def test_read_runs_meta_commands_and_stops_at_the_first_error(
+    drive: Drive, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = tmp_path / "script.sql"
+    script.write_text(".output csv\nSELECT 6 * 7 AS answer;\nSELECT nope;\nSELECT 'never' AS s;\n")
+    looping = tmp_path / "loop.sql"
+    looping.write_text(f"SELECT 1 AS once;\n.read {looping}\n")
+    driven = drive(f".read {script}\r", f".read {looping}\r")
+    assert "answer\r\n42" in driven.out or "answer\n42" in driven.out
+    assert "never" not in driven.out
+    assert driven.shell.format == "csv" and driven.shell.reading == 0
+    err = capsys.readouterr().err
+    assert "nope" in err
+    assert f"files read files {meta.MAX_READ_DEPTH} deep" in err
+    assert driven.out.count("once") == meta.MAX_READ_DEPTH
+
+
 def test_output_switches_the_format(drive: Drive, new_endpoint: Callable[..., str]) -> None:
     endpoint_id = new_endpoint(2)
     query = f"SELECT count(*) AS n FROM {CONNS} {where(endpoint_id)};\r"

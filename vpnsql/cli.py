@@ -7,6 +7,7 @@ Heavy modules (duckdb, sqlglot, boto3, moto) are imported inside the functions t
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import os
 import sys
@@ -287,10 +288,10 @@ def _print_results(session: Session, sql: str, args: argparse.Namespace) -> int:
             continue
         if not first and args.output == "table":
             sys.stdout.write("\n")
-        interruptible(
-            session.connection,
-            lambda: output.write(relation, args.output, sys.stdout, header=not args.no_header),
+        write = functools.partial(
+            output.write, relation, args.output, sys.stdout, not args.no_header
         )
+        interruptible(session.connection, write)
         sys.stdout.flush()
         first = False
     if failed:

@@ -69,11 +69,12 @@ class Shell:
         self.header = header
         self.timer = False
         self.once: Path | None = None
+        self.reading = 0  # how many `.read` files deep the shell is
         self.running = True
         self.debug = debug
         registry = self.session.registry
         self.values = ValueBook(registry)
-        vocabulary = Vocabulary(registry, self.values, meta.choices(registry))
+        vocabulary = Vocabulary(registry, self.values, meta.choices(registry), meta.file_commands())
         self.prompt: PromptSession[str] = PromptSession(
             multiline=True,
             prompt_continuation=CONTINUATION,

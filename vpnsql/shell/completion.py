@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 
 from vpnsql.commands import SHOW_KINDS
@@ -113,6 +113,8 @@ class Vocabulary:
     registry: Registry
     values: ValueBook
     commands: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    file_commands: frozenset[str] = frozenset()
+    """Meta commands whose argument is a path, completed from the file system."""
 
     def __post_init__(self) -> None:
         self.tables = {table.name.lower(): table for table in self.registry.tables}
@@ -151,8 +153,13 @@ class ShellCompleter(Completer):
 
     def __init__(self, vocabulary: Vocabulary) -> None:
         self.vocabulary = vocabulary
+        self._paths = PathCompleter(expanduser=True)
 
     def get_completions(self, document: Document, event: CompleteEvent) -> Iterator[Completion]:
+        path = _file_argument(document.text_before_cursor, self.vocabulary.file_commands)
+        if path is not None:
+            yield from self._paths.get_completions(Document(path), event)
+            return
         found = suggest(document.text_before_cursor, document.text_after_cursor, self.vocabulary)
         for candidate in found.candidates:
             yield Completion(
@@ -194,6 +201,14 @@ def _candidates(
             + _keywords(word, ("NOT", "EXISTS"))
         )
     return [Candidate(c, "column") for c in _columns(tables)] + _keywords(word, KEYWORDS)
+
+
+def _file_argument(before: str, file_commands: frozenset[str]) -> str | None:
+    """The path typed so far after `.read ` or `.once `; None on any other line."""
+    match = _META_LINE.match(before)
+    if match is None or match.group(2) is None or match.group(1).lower() not in file_commands:
+        return None
+    return match.group(3)
 
 
 def _meta(before: str, commands: Mapping[str, Sequence[str]]) -> Suggestions:

@@ -6,7 +6,7 @@ registry, and completion offers their names and each one's `choices`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +34,11 @@ class MetaCommand:
     @property
     def name(self) -> str:
         return self.usage.split()[0]
+
+    @property
+    def takes_file(self) -> bool:
+        """Whether the argument is a path (completed from the file system)."""
+        return self.usage.split()[1:2] == ["FILE"]
 
     @property
     def needs_argument(self) -> bool:
@@ -75,6 +80,28 @@ def run(shell: Shell, line: str) -> None:
 def choices(registry: Registry) -> dict[str, Sequence[str]]:
     """Every command's argument choices, for completion."""
     return {name: meta.choices(registry) for name, meta in COMMANDS.items()}
+
+
+def file_commands() -> frozenset[str]:
+    """The commands whose argument is a path, for completion."""
+    return frozenset(name for name, meta in COMMANDS.items() if meta.takes_file)
+
+
+def script_parts(text: str) -> Iterator[tuple[str, str]]:
+    """A script as ("meta", line) and ("sql", statements) parts, in order: a line starting
+    with `.` is a meta command when no statement is open (all before it ended with `;`)."""
+    sql: list[str] = []
+    for line in text.splitlines():
+        pending = "\n".join(sql).strip()
+        if line.lstrip().startswith(".") and (not pending or pending.endswith(";")):
+            if pending:
+                yield "sql", pending
+            sql = []
+            yield "meta", line.strip()
+        else:
+            sql.append(line)
+    if rest := "\n".join(sql).strip():
+        yield "sql", rest
 
 
 def _choice(shell: Shell, name: str, argument: str) -> str:
@@ -140,13 +167,29 @@ def _once(shell: Shell, argument: str) -> None:
     shell.once = Path(argument).expanduser()
 
 
-@command(".read FILE", "run the statements in FILE")
+@command(".read FILE", "run the statements and meta commands in FILE, up to the first error")
 def _read(shell: Shell, argument: str) -> None:
     try:
         text = Path(argument).expanduser().read_text(encoding="utf-8")
     except OSError as err:
         raise UsageError(f"cannot read {argument}: {err.strerror}") from None
-    shell.run_sql(text)
+    if shell.reading >= MAX_READ_DEPTH:
+        raise UsageError(
+            f".read {argument}: files read files {MAX_READ_DEPTH} deep",
+            hint="does a file .read itself?",
+        )
+    shell.reading += 1
+    try:
+        for kind, part in script_parts(text):
+            if kind == "meta":
+                run(shell, part)
+            else:
+                shell.run_sql(part)
+    finally:
+        shell.reading -= 1
+
+
+MAX_READ_DEPTH = 16
 
 
 @command(".refresh", "forget cached API results: the next query fetches again")
