@@ -7,6 +7,7 @@ import io
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -207,10 +208,55 @@ def test_ctrl_c_mid_copy_statement_leaves_the_old_file(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [target]
 
 
+def test_a_symlink_keeps_pointing_at_the_file_it_names(tmp_path: Path) -> None:
+    (tmp_path / "real.csv").write_text("old\n")
+    (tmp_path / "link.csv").symlink_to("real.csv")
+    result = run("-e", "SELECT 2 AS b", "--outfile", str(tmp_path / "link.csv"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "link.csv").is_symlink()
+    assert (tmp_path / "real.csv").read_text() == "b\n2\n"
+
+
+def test_a_stream_is_written_in_place(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
+    result = run("-e", "SELECT 3 AS c", "-o", "jsonl", "--outfile", str(fifo))
+    assert result.returncode == 0, result.stderr
+    assert reader.communicate(timeout=30)[0] == '{"c": 3}\n'
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    to_stdout = run("-e", "SELECT 4 AS d", "-o", "csv", "--outfile", "/dev/stdout")
+    assert (to_stdout.returncode, to_stdout.stdout) == (0, "d\n4\n")
+
+
+def test_a_directory_with_other_files_is_never_replaced(tmp_path: Path) -> None:
+    victim = tmp_path / "reports"
+    (victim / "sub").mkdir(parents=True)
+    (victim / "notes.txt").write_text("keep me")
+    sql = "SELECT 'r1' AS region, 1 AS n"
+    result = run("-e", sql, "--outfile", str(victim), "--partition-by", "region")
+    assert result.returncode == 1
+    assert "holds more than partitions (notes.txt, sub)" in result.stderr
+    assert (victim / "notes.txt").read_text() == "keep me"
+    here = subprocess.run(
+        [sys.executable, "-m", "vpnsql.cli", "-e", sql, "--outfile", ".", "--partition-by",
+         "region"], capture_output=True, text=True, cwd=victim, timeout=120,
+    )  # fmt: skip
+    assert here.returncode == 1 and "holds more than partitions" in here.stderr
+    lake = tmp_path / "lake"
+    for region in ("r1", "r2"):  # an earlier export's partitions are replaced
+        sql = f"SELECT '{region}' AS region, 1 AS n"
+        assert run("-e", sql, "--outfile", str(lake), "--partition-by", "region").returncode == 0
+    assert [p.name for p in lake.iterdir()] == ["region=r2"]
+
+
 def test_parquet_to_a_terminal_is_a_usage_error() -> None:
     result = run("-e", "SELECT 1", "--output", "parquet")
     assert result.returncode == 2
     assert "--outfile" in result.stderr
+    empty = run("-e", "SELECT 1", "--outfile", "")
+    assert (empty.returncode, empty.stdout) == (2, "")
+    assert "--outfile needs a path" in empty.stderr
 
 
 def test_unknown_extension_and_bad_partition_column(tmp_path: Path) -> None:

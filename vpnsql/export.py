@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -127,14 +128,26 @@ def _reason(err: Exception) -> str:
 
 
 @contextmanager
-def _atomic(target: Path, *, directory: bool) -> Iterator[Path]:
-    """A temporary path beside `target`, renamed onto it only if the block succeeds."""
-    parent = target.parent if str(target.parent) else Path(".")
+def _atomic(path: Path, *, directory: bool) -> Iterator[Path]:
+    """A temporary path beside `path`, renamed onto it only if the block succeeds.
+
+    A symbolic link keeps pointing where it did: the file it names is the one replaced. A
+    device or pipe (/dev/stdout, a FIFO) is a stream and is written in place.
+    """
+    if _is_stream(path):
+        if directory:
+            raise ExportError(f"cannot write a partitioned directory to {path}")
+        yield path
+        return
+    target = Path(os.path.realpath(path))
+    parent = target.parent
     if not parent.is_dir():
-        raise ExportError(f"cannot write {target}: no directory {parent}")
+        raise ExportError(f"cannot write {path}: no directory {parent}")
     if target.exists() and target.is_dir() != directory:
         kind = "a directory" if target.is_dir() else "a file"
-        raise ExportError(f"cannot write {target}: it is {kind}")
+        raise ExportError(f"cannot write {path}: it is {kind}")
+    if directory and target.exists():
+        _check_replaceable(target)
     temporary = parent / f".{target.name}.vpnsql-{uuid.uuid4().hex[:8]}"
     try:
         yield temporary
@@ -142,6 +155,29 @@ def _atomic(target: Path, *, directory: bool) -> Iterator[Path]:
     except BaseException:
         _remove(temporary)
         raise
+
+
+def _is_stream(path: Path) -> bool:
+    """/dev/stdout and kin (whatever the descriptor is open on), devices and pipes."""
+    if str(path.absolute()).startswith(("/dev/", "/proc/")):
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _check_replaceable(target: Path) -> None:
+    """A directory is replaced only when it holds nothing but partitions (`column=value/`),
+    as an earlier partitioned export left it: never someone's other files."""
+    others = sorted(p.name for p in target.iterdir() if not (p.is_dir() and "=" in p.name))
+    if others:
+        raise ExportError(
+            f"cannot replace {target}: it holds more than partitions ({', '.join(others[:3])}"
+            f"{', ...' if len(others) > 3 else ''})",
+            hint="write the partitions to a new or empty directory",
+        )
 
 
 def _replace(temporary: Path, target: Path, directory: bool) -> None:
