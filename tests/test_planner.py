@@ -10,12 +10,17 @@ from vpnsql.errors import ParamError, SqlSyntaxError, UnknownTableError, Unsuppo
 from vpnsql.planner import Call, plan, plan_statement, split_statements
 from vpnsql.registry import Registry
 from vpnsql.tables import Settings
+from vpnsql.views import PROVIDER as VIEWS
+from vpnsql_providers.alibaba import PROVIDER as ALIBABA
 from vpnsql_providers.aws import PROVIDER
 
 EP = "cvpn-endpoint-0a1b2c3d4e5f60001"
 EP2 = "cvpn-endpoint-0a1b2c3d4e5f60002"
 CONNS = "aws.ec2_api.client_vpn_connections"
 REGISTRY = Registry([PROVIDER])
+BASE = f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}' AND region = 'us-east-1'"
+CLOUDS = Registry([PROVIDER, ALIBABA, VIEWS])
+VIEW = "vpn.client_connections"
 
 
 @pytest.fixture(autouse=True)
@@ -120,7 +125,6 @@ def test_required_param_under_or_is_refused_not_defaulted(monkeypatch: pytest.Mo
     [
         "region = 'us-east'",
         "region = 5",
-        "region = NULL",
         "ClientVpnEndpointId = 'endpoint-1' AND region = 'us-east-1'",
         "region IN ('us-east-1', 'Robert''); DROP TABLE x')",
     ],
@@ -143,6 +147,41 @@ def test_username_and_connection_id_push_down_as_filters() -> None:
     }
 
 
+def test_null_in_a_list_is_dropped_since_it_matches_nothing() -> None:
+    sql = (
+        f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId IN ('{EP}', NULL) "
+        "AND region IN ('us-east-1', NULL) AND username IN ('alice.ng', NULL)"
+    )
+    (call,) = calls(sql)
+    assert dict(call.params) == {"ClientVpnEndpointId": EP, "region": "us-east-1"}
+    assert dict(call.filters) == {"username": ("alice.ng",)}
+
+
+@pytest.mark.parametrize(
+    "predicate",
+    [
+        "region = NULL",
+        "NULL = region",
+        "region IN (NULL)",
+        "region = 'us-east-1' AND username = NULL",
+        "region = 'us-east-1' AND username IN (NULL, NULL)",
+    ],
+)
+def test_a_param_equal_only_to_null_needs_no_call(predicate: str) -> None:
+    planned = plan_statement(
+        f"SELECT count(*) FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}' AND {predicate}",
+        REGISTRY,
+        Settings(),
+    )
+    assert planned.calls == ()
+    assert [t.name for t in planned.tables] == [CONNS]  # still loaded, empty: count(*) is 0
+
+
+def test_contradictory_filters_need_no_call_rather_than_an_empty_api_filter() -> None:
+    sql = f"{BASE} AND username = 'ann' AND username = 'bob'"
+    assert calls(sql) == ()
+
+
 def test_other_predicates_are_not_pushed_down() -> None:
     sql = (
         f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}' AND region = 'us-east-1' "
@@ -151,9 +190,6 @@ def test_other_predicates_are_not_pushed_down() -> None:
     (call,) = calls(sql)
     assert call.filters == ()
     assert call.limit is None
-
-
-BASE = f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}' AND region = 'us-east-1'"
 
 
 @pytest.mark.parametrize(
@@ -259,3 +295,101 @@ def test_param_aliases_set_the_same_param() -> None:
     assert dict(call.params) == {"region": "b"}
     with pytest.raises(ValueError, match="not a column"):
         Table("demo", "vpc", "bad", "", table.columns[:1], table.params, table.fetch)
+
+
+JOINED = (
+    "SELECT count(*) FROM aws.ec2_api.client_vpn_endpoints e "
+    "{join} aws.ec2_api.client_vpn_connections c ON c.clientVpnEndpointId = e.clientVpnEndpointId "
+    "WHERE e.region = 'eu-west-1' AND c.region = 'eu-west-1'"
+)
+
+
+@pytest.mark.parametrize("join", ["JOIN", "INNER JOIN", "LEFT JOIN"])
+def test_a_join_on_a_required_param_leaves_it_to_discovery(join: str) -> None:
+    found = {c.table.resource: c for c in calls(JOINED.format(join=join))}
+    assert dict(found["client_vpn_endpoints"].params) == {"region": "eu-west-1"}
+    connections = found["client_vpn_connections"]
+    assert dict(connections.params) == {"region": "eu-west-1"}
+    assert [p.name for p in connections.discover] == ["ClientVpnEndpointId"]
+
+
+def test_an_alibaba_join_on_the_gateway_leaves_it_to_discovery() -> None:
+    sql = (
+        "SELECT count(*) FROM alibaba.vpc.vpn_gateways g JOIN alibaba.vpc.ssl_vpn_clients c "
+        "ON c.VpnGatewayId = g.VpnGatewayId WHERE g.region = 'cn-hangzhou' "
+        "AND c.region = 'cn-hangzhou'"
+    )
+    found = {c.table.resource: c for c in plan_statement(sql, CLOUDS, Settings()).calls}
+    assert dict(found["ssl_vpn_clients"].params) == {"region": "cn-hangzhou"}
+    assert [p.name for p in found["ssl_vpn_clients"].discover] == ["VpnGatewayId"]
+    assert dict(found["vpn_gateways"].params) == {"region": "cn-hangzhou"}
+
+
+@pytest.mark.parametrize(
+    "predicate",
+    [
+        f"c.ClientVpnEndpointId = '{EP}' OR c.ClientVpnEndpointId = '{EP2}'",
+        "c.ClientVpnEndpointId LIKE 'cvpn-endpoint-0a%'",
+        "c.ClientVpnEndpointId = upper(e.clientVpnEndpointId)",
+    ],
+)
+def test_a_join_does_not_hide_an_unplannable_constraint(predicate: str) -> None:
+    with pytest.raises(ParamError, match="ClientVpnEndpointId is constrained in a way"):
+        calls(f"{JOINED.format(join='JOIN')} AND ({predicate})")
+
+
+def view_calls(sql: str) -> dict[str, dict[str, str]]:
+    """The view's calls by provider (one each in these tests): their params."""
+    planned = plan_statement(sql, CLOUDS, Settings()).calls
+    return {c.table.provider: dict(c.params) for c in planned}
+
+
+@pytest.mark.parametrize(
+    ("predicate", "param"),
+    [
+        ("region = 'eu-west-1' OR region = 'eu-central-1'", "region"),
+        ("region LIKE 'eu-%'", "region"),
+        ("region <> 'us-east-1'", "region"),
+        ("region = 'eu-west-1' AND (endpointId = 'a' OR endpointId = 'b')", "endpointId"),
+        ("region = 'eu-west-1' AND endpointId LIKE 'cvpn-%'", "endpointId"),
+    ],
+)
+def test_view_params_constrained_unplannably_are_refused_not_defaulted(
+    monkeypatch: pytest.MonkeyPatch, predicate: str, param: str
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("ALIBABA_CLOUD_REGION_ID", "cn-hangzhou")
+    with pytest.raises(ParamError, match=f"{param} is constrained in a way vpnsql cannot plan"):
+        view_calls(f"SELECT * FROM {VIEW} WHERE {predicate}")
+
+
+@pytest.mark.parametrize(
+    "predicate", ["provider = 'aws' OR status = 'active'", "provider NOT IN ('aws')"]
+)
+def test_a_provider_constraint_the_planner_cannot_read_asks_every_cloud(
+    monkeypatch: pytest.MonkeyPatch, predicate: str
+) -> None:
+    """Unlike a region, it falls back to no default: every cloud is a superset to filter."""
+    monkeypatch.setenv("ALIBABA_CLOUD_REGION_ID", "cn-hangzhou")
+    calls = view_calls(f"SELECT * FROM {VIEW} WHERE region = 'eu-west-1' AND ({predicate})")
+    assert calls == {"aws": {"region": "eu-west-1"}, "alibaba": {"region": "eu-west-1"}}
+
+
+def test_view_regions_default_when_unconstrained_and_follow_equalities(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("ALIBABA_CLOUD_REGION_ID", "cn-hangzhou")
+    defaults = {"aws": {"region": "us-east-1"}, "alibaba": {"region": "cn-hangzhou"}}
+    assert view_calls(f"SELECT * FROM {VIEW} WHERE status = 'active'") == defaults
+    assert view_calls(f"SELECT * FROM {VIEW} v JOIN {VIEW} w ON v.region = w.region") == defaults
+    assert view_calls(
+        f"SELECT * FROM {VIEW} WHERE region IN ('eu-west-1', NULL) AND provider = 'aws'"
+    ) == {"aws": {"region": "eu-west-1"}}
+    assert view_calls(f"SELECT * FROM {VIEW} WHERE region = NULL") == {}
+
+
+@pytest.mark.parametrize("provider", ["gcp", "AWS"])
+def test_an_unknown_view_provider_is_an_error_naming_the_known_ones(provider: str) -> None:
+    with pytest.raises(ParamError, match=r"not a known provider \(known: alibaba, aws\)"):
+        view_calls(f"SELECT * FROM {VIEW} WHERE provider = '{provider}' AND region = 'eu-west-1'")

@@ -88,6 +88,27 @@ def test_a_value_no_cloud_accepts_is_an_error(session: Session) -> None:
         rows(session, "endpointId = 'gw-nope'")
 
 
+@pytest.mark.parametrize(
+    ("where", "error"),
+    [
+        (f"region = '{AWS_REGION}' OR region = '{ALIBABA_REGION}'", "region is constrained"),
+        ("region LIKE 'ca-%'", "region is constrained"),
+        ("provider = 'gcp'", "'gcp' is not a known provider"),
+        ("provider = 'AWS'", "'AWS' is not a known provider"),
+    ],
+)
+def test_a_where_clause_the_view_cannot_plan_is_refused_not_answered_empty(
+    session: Session, where: str, error: str
+) -> None:
+    with pytest.raises(ParamError, match=error):
+        rows(session, where)
+
+
+def test_region_equal_to_null_answers_empty_without_calls(session: Session) -> None:
+    assert session.sql(f"SELECT count(*) FROM {VIEW} WHERE region = NULL").fetchall() == [(0,)]
+    assert session.last_stats.calls == 0
+
+
 def test_default_regions_when_the_where_clause_names_none(session: Session) -> None:
     from vpnsql.sandbox import demo
     from vpnsql.sandbox.alibaba import DEMO_GATEWAYS

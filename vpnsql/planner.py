@@ -5,7 +5,8 @@ reads the AND-ed `col = literal` / `col IN (literals)` constraints that apply to
 and turns them into API calls: required params fan out (one call per combination of values),
 optional params become API filters, and a LIMIT that nothing else could shrink stops paging
 early. DuckDB later re-applies the whole statement, so a plan may fetch more rows than needed
-but never fewer.
+but never fewer: a param that decides which calls are made (a required param, any param of a
+view) and that the WHERE clause constrains in any other way is refused, not guessed.
 """
 
 from __future__ import annotations
@@ -222,7 +223,17 @@ def _references(
                 f"{table.name} can only be read (SELECT); "
                 f"{expression.key.upper()} on a virtual table is not supported"
             )
-        yield _read_scope(table, node.alias_or_name, scope, resolved)
+        yield _read_scope(
+            table, node.alias_or_name, scope, resolved, _known_values(table, registry)
+        )
+
+
+def _known_values(table: Table, registry: Registry) -> dict[str, list[str]]:
+    """Params whose every value the registry knows: a view's `provider` names one of its clouds
+    (any other value, e.g. 'AWS' while the rows say 'aws', could only match no row)."""
+    if table.fetch is not None:
+        return {}
+    return {"provider": sorted(name for name, _ in registry.branches(table))}
 
 
 def _is_write_target(node: exp.Table) -> bool:
@@ -232,7 +243,13 @@ def _is_write_target(node: exp.Table) -> bool:
     return isinstance(parent, exp.Insert | exp.Update | exp.Delete | exp.Create | exp.Drop)
 
 
-def _read_scope(table: Table, alias: str, scope: exp.Select, resolved: Resolved) -> _Reference:
+def _read_scope(
+    table: Table,
+    alias: str,
+    scope: exp.Select,
+    resolved: Resolved,
+    known: Mapping[str, Sequence[str]],
+) -> _Reference:
     """Collect constraints on this reference from its SELECT's WHERE and inner-join ONs."""
     reference = _Reference(table)
     conjuncts = list(_conjuncts(scope))
@@ -247,16 +264,13 @@ def _read_scope(table: Table, alias: str, scope: exp.Select, resolved: Resolved)
                 reference.pending.append(values)
                 continue
             values = list(resolved[values])
-        try:
-            checked = {param.validate(v) for v in values}
-        except ValueError as err:
-            raise ParamError(f"{table.name}: {err}") from None
+        checked = _checked(table, param, values, known.get(param.name))
         previous = reference.values.get(param.name)
         reference.values[param.name] = checked if previous is None else previous & checked
         consumed += 1
     if reference.pending:
         return reference  # planned again once the subqueries have run
-    for param in table.required_params:
+    for param in _steering_params(table):
         if param.name not in reference.values and _mentions(conjuncts, param, alias):
             raise ParamError(
                 f"{table.name}: {param.name} is constrained in a way vpnsql cannot plan",
@@ -266,6 +280,38 @@ def _read_scope(table: Table, alias: str, scope: exp.Select, resolved: Resolved)
     if consumed == len(conjuncts) and _limit_is_final(scope):
         reference.limit = _literal_int(scope.args["limit"].expression) + _offset(scope)
     return reference
+
+
+def _checked(
+    table: Table, param: Param, values: Iterable[object], known: Sequence[str] | None
+) -> set[str]:
+    """The values as the API's strings. NULL equals nothing, so it is dropped: `col = NULL`
+    leaves no value, and the reference needs no call."""
+    checked: set[str] = set()
+    for value in values:
+        if value is None:
+            continue
+        if known is not None and value not in known:
+            raise ParamError(
+                f"{table.name}: '{value}' is not a known {param.name} "
+                f"(known: {', '.join(known) or 'none'})",
+                hint="values are compared exactly, as DuckDB compares the rows",
+            )
+        try:
+            checked.add(param.validate(value))
+        except ValueError as err:
+            raise ParamError(f"{table.name}: {err}") from None
+    return checked
+
+
+def _steering_params(table: Table) -> tuple[Param, ...]:
+    """Params whose values decide which calls are made, so any constraint the planner cannot
+    read must be refused: required params, and a view's regions and endpoints (an unread one
+    would silently fall back to the defaults). A view's `provider` only narrows: a constraint
+    the planner cannot read asks every cloud, a superset DuckDB then filters."""
+    if table.fetch is not None:
+        return table.required_params
+    return tuple(param for param in table.params if param.name != "provider")
 
 
 def _conjuncts(scope: exp.Select) -> Iterator[exp.Expression]:
@@ -320,11 +366,22 @@ def _param_of(node: exp.Expression, table: Table, alias: str) -> Param | None:
 
 
 def _mentions(conjuncts: Iterable[exp.Expression], param: Param, alias: str) -> bool:
+    """Whether a conjunct uses the param. A join condition (`col = other_col`) does not count:
+    it leaves the param open (discovered or defaulted) and DuckDB applies the join."""
     return any(
         column.name.lower() in param.names
         and (not column.table or column.table.lower() == alias.lower())
         for conjunct in conjuncts
+        if not _is_join_condition(conjunct)
         for column in conjunct.find_all(exp.Column)
+    )
+
+
+def _is_join_condition(node: exp.Expression) -> bool:
+    return (
+        isinstance(node, exp.EQ)
+        and isinstance(node.this, exp.Column)
+        and isinstance(node.expression, exp.Column)
     )
 
 
@@ -380,6 +437,8 @@ def _calls_for(table: Table, references: list[_Reference], settings: Settings) -
     optional = [p.name for p in table.params if not p.required]
     calls = []
     for reference in references:
+        if _matches_nothing(reference):
+            continue
         filters = tuple(
             (name, tuple(sorted(reference.values[name])))
             for name in optional
@@ -403,11 +462,18 @@ def _view_calls(
     calls: list[Call] = []
     for reference in references:
         _check_view_values(view, branches, reference)
+        if _matches_nothing(reference):
+            continue
         for provider, branch in branches:
             wanted = reference.values.get("provider")
             if wanted is None or provider in wanted:
                 calls.extend(_branch_calls(provider, branch, reference, settings, notices))
     return merge(calls)
+
+
+def _matches_nothing(reference: _Reference) -> bool:
+    """A param no value satisfies (`= NULL`, or `= 'a' AND = 'b'`): no row, so no call."""
+    return not all(reference.values.values())
 
 
 def _check_view_values(

@@ -38,8 +38,14 @@ CLIENT_CONNECTIONS = Table(
     ),
     params=(
         Param("provider", "Only these clouds are called.", pattern=r"[a-z0-9_]+", example="aws"),
-        Param("region", "Only these regions; else each cloud's default region."),
-        Param("endpointId", "Only these endpoints or gateways; else every one of the region."),
+        Param(
+            "region", "Only these regions; else each cloud's default region.", example="us-east-1"
+        ),
+        Param(
+            "endpointId",
+            "Only these endpoints or gateways; else every one of the region.",
+            example="cvpn-endpoint-0123456789abcdef0",
+        ),
     ),
     fetch=None,
     examples=(
