@@ -147,8 +147,15 @@ def test_failed_calls_fail_the_statement_naming_each(
     for endpoint in missing:
         assert "InvalidClientVpnEndpointId.NotFound" in caught.value.message
         assert endpoint in caught.value.message
-    with pytest.raises(ProviderError, match="NotFound"):
+    with pytest.raises(FetchFailed) as one_of_two:
         session.sql(sql.replace(f"'{missing[1]}'", f"'{good}'"))
+    assert "1 of 2 API calls failed" in one_of_two.value.message
+    assert "--allow-partial" in (one_of_two.value.hint or "")
+    with pytest.raises(ProviderError, match="NotFound"):  # the only call: its own error
+        session.sql(
+            f"SELECT count(*) FROM {CONNS} "
+            f"WHERE ClientVpnEndpointId = '{missing[0]}' AND region = 'us-east-1'"
+        )
 
 
 def test_allow_partial_keeps_what_arrived(aws_env: Any, new_endpoint: Callable[..., str]) -> None:

@@ -85,6 +85,12 @@ def test_missing_target_makes_no_call(session: Session, new_endpoint: Callable[.
     calls = count_terminate_calls(session)
     with pytest.raises(ParamError, match="@ConnectionId or @Username"):
         session.sql(f"{TERMINATE} @ClientVpnEndpointId='{endpoint_id}', @region='us-east-1'")
+    for empty in ("''", "'  '"):
+        with pytest.raises(ParamError, match="@Username is empty"):
+            session.sql(
+                f"{TERMINATE} @ClientVpnEndpointId='{endpoint_id}', @region='us-east-1', "
+                f"@Username={empty}"
+            )
     assert calls == []
 
 

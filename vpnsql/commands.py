@@ -245,6 +245,9 @@ def check_args(
 
 
 def _checked(table: Table, method: Method, name: str, value: object) -> object:
+    if isinstance(value, str) and not value.strip():
+        # An empty target is no target: `@Username = ''` must not reach the terminate API.
+        raise ParamError(f"@{name} is empty", hint=_example(table, method))
     if name in method.flags:
         if not isinstance(value, bool):
             raise ParamError(f"@{name} takes true or false")

@@ -33,12 +33,14 @@ class Failure:
 
 
 class FetchFailed(VpnsqlError):
-    """Several calls of one statement failed; the message names each."""
+    """Calls of a statement that made several failed; the message names each."""
 
     def __init__(self, failures: Sequence[Failure], total: int) -> None:
         lines = [f"{len(failures)} of {total} API calls failed:"]
         lines += [f"  {failure.error.message}" for failure in failures]
-        super().__init__("\n".join(lines), hint="--allow-partial keeps the rows that arrived")
+        hints = [failure.error.hint for failure in failures if failure.error.hint]
+        hints.append("--allow-partial keeps the rows that arrived")
+        super().__init__("\n".join(lines), hint="; ".join(dict.fromkeys(hints)))
         self.failures = list(failures)
 
 
@@ -126,7 +128,7 @@ def run_calls(
     finally:
         stats.seconds += time.perf_counter() - started
     if stats.failures and not allow_partial:
-        if len(stats.failures) == 1:
+        if stats.calls <= 1:  # the statement's only call: its own error says it all
             raise stats.failures[0].error
         raise FetchFailed(stats.failures, stats.calls)
     by_table: dict[Table, list[Row]] = {call.table: [] for call in calls}
