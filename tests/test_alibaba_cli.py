@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from vpnsql.sandbox.alibaba import DEMO_GATEWAYS
 
 HZ_OFFICE = DEMO_GATEWAYS[0]
@@ -76,3 +78,15 @@ def test_missing_credentials_are_a_clear_error(sandbox: Any, tmp_path: Path) -> 
     assert "vpnsql: error: no Alibaba Cloud credentials" in result.stderr
     assert "ALIBABA_CLOUD_ACCESS_KEY_ID" in result.stderr and "--sandbox" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_credentials_chain_logs_nothing_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its handler would print a traceback for each place it found nothing (ECS metadata...)."""
+    import logging
+
+    from vpnsql_providers.alibaba.client import _credentials
+
+    for name in ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    assert "credential" in _credentials()
+    assert not logging.getLogger("credentials").isEnabledFor(logging.ERROR)

@@ -89,11 +89,17 @@ def test_a_small_query_imports_neither_pyarrow_nor_numpy(
     assert not imported & {"pyarrow", "numpy"}
 
 
-def test_zoned_timestamps_print_in_the_local_zone(env: dict[str, str]) -> None:
-    sql = "SELECT TIMESTAMPTZ '2026-01-01 10:00:00+02' AS t"
-    result = run("-e", sql, "-o", "json", env={**env, "TZ": "Asia/Tokyo"})
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == [{"t": "2026-01-01T17:00:00+09:00"}]
+def test_the_clock_is_utc_wherever_the_machine_is(env: dict[str, str]) -> None:
+    """Loaded times are naive UTC, so now() and zoned values are UTC too: a filter such as
+    `> now()::TIMESTAMP - INTERVAL 1 HOUR` means the last hour in any TZ."""
+    sql = (
+        "SELECT TIMESTAMPTZ '2026-01-01 10:00:00+02' AS t, "
+        "round(epoch(now()::TIMESTAMP) - epoch(now())) AS skew"
+    )
+    for zone in ("Asia/Tokyo", "America/New_York"):
+        result = run("-e", sql, "-o", "json", env={**env, "TZ": zone})
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == [{"t": "2026-01-01T08:00:00Z", "skew": 0.0}]
 
 
 def test_a_reader_that_goes_away_ends_the_run_quietly() -> None:
@@ -225,11 +231,13 @@ def test_duckdb_errors_are_clean(env: dict[str, str], endpoint: str) -> None:
 
 
 def test_sandbox_flag_runs_the_quick_start() -> None:
+    """Whatever real-cloud profile or region the shell names stays out of the sandbox."""
+    leaky = {**os.environ, "AWS_PROFILE": "nosuch", "AWS_REGION": "ap-south-1"}
     result = run(
         "--sandbox", "-o", "json", "-e",
         f"SELECT connectionId, ingressBytes FROM {CONNS} "
         "WHERE ClientVpnEndpointId = 'cvpn-endpoint-0a1b2c3d4e5f60001' AND region = 'us-east-1' "
-        "ORDER BY ingressBytes DESC LIMIT 5",
+        "ORDER BY ingressBytes DESC LIMIT 5", env=leaky,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
@@ -331,6 +339,18 @@ def test_profile_supplies_the_default_region(
     assert json.loads(result.stdout) == {"region": "eu-west-1", "n": 3}
     missing = run("--profile", "nobody", "-e", sql, env=env)
     assert_clean_error(missing, 1, "nobody", "--profile")
+
+
+def test_aws_region_names_the_default_region_first(
+    env: dict[str, str], new_endpoint: Callable[..., str]
+) -> None:
+    endpoint_id = new_endpoint(2, region="eu-west-1")
+    sql = f"SELECT region, count(*) AS n FROM {CONNS} WHERE ClientVpnEndpointId = '{endpoint_id}'"
+    result = run(
+        "-o", "jsonl", "-e", f"{sql} GROUP BY region", env={**env, "AWS_REGION": "eu-west-1"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"region": "eu-west-1", "n": 2}
 
 
 def test_delete_of_several_needs_yes(env: dict[str, str], new_endpoint: Callable[..., str]) -> None:

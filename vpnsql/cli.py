@@ -168,8 +168,12 @@ def run() -> None:
     os._exit(code)
 
 
-def _show_notices() -> None:
-    """The library's notices (a provider skipped, ...) as one line each on stderr."""
+def _show_notices(debug: bool) -> None:
+    """The library's notices (a provider skipped, ...) as one line each on stderr.
+
+    What SDKs log (the Alibaba credentials chain logs a traceback for each place it found no
+    credentials) shows only with --debug: vpnsql reports the outcome in its own words.
+    """
     import logging
 
     logger = logging.getLogger("vpnsql")
@@ -177,6 +181,10 @@ def _show_notices() -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("vpnsql: notice: %(message)s"))
         logger.addHandler(handler)
+        logger.propagate = False
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler(sys.stderr) if debug else logging.NullHandler())
 
 
 def report_error(err: Exception) -> int:
@@ -216,7 +224,7 @@ def _read_sql(args: argparse.Namespace) -> str | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    _show_notices()
+    _show_notices(args.debug)
     _check_output_args(args)
     sql = _read_sql(args)
     if sql is None:  # nothing to run, and stdin is a terminal: the interactive shell
@@ -240,6 +248,8 @@ def _run(args: argparse.Namespace) -> int:
 def _check_output_args(args: argparse.Namespace) -> None:
     from vpnsql.errors import UsageError
 
+    if args.outfile is not None and not args.outfile.strip():
+        raise UsageError("--outfile needs a path")
     if args.output == "parquet" and not args.outfile:
         raise UsageError(
             "parquet is binary and goes to a file", hint="add --outfile results.parquet"
@@ -340,13 +350,14 @@ def _maybe_sandbox(enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
-    from vpnsql import sandbox
-
-    running = sandbox.start()
     saved = dict(os.environ)
+    for name in LEAKY_VARIABLES:  # before moto is imported: it reads them too
+        os.environ.pop(name, None)
+    running = None
     try:
-        for name in LEAKY_VARIABLES:
-            os.environ.pop(name, None)
+        from vpnsql import sandbox
+
+        running = sandbox.start()
         os.environ.update(_isolated_env(running.env()))
         print(
             f"vpnsql: using the sandbox (AWS at {running.endpoint_url}, "
@@ -357,11 +368,14 @@ def _maybe_sandbox(enabled: bool) -> Iterator[None]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        running.stop()
+        if running is not None:
+            running.stop()
 
 
 LEAKY_VARIABLES = (
     "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_REGION",
     "AWS_SESSION_TOKEN",
     "AWS_ENDPOINT_URL_EC2",
     "ALIBABA_CLOUD_SECURITY_TOKEN",

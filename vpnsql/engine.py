@@ -78,8 +78,10 @@ class Engine:
     def __init__(self, database: str = ":memory:") -> None:
         # DuckDB opens the database without holding the GIL (about 30 ms), so it opens in the
         # background while the statement is planned and fetched; errors surface at first use.
+        # Its clock is UTC, as every time vpnsql loads is: `now()::TIMESTAMP - INTERVAL 1 HOUR`
+        # means the last hour wherever the machine is.
         opener = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vpnsql-duckdb")
-        self._opening = opener.submit(duckdb.connect, database)
+        self._opening = opener.submit(_open, database)
         opener.shutdown(wait=False)
         self._schemas: dict[tuple[Column, ...], pa.Schema] = {}
         self._created: set[Table] = set()
@@ -145,6 +147,12 @@ class Engine:
         if relation is None:
             raise QueryError(f"not a query: {query}")
         return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def _open(database: str) -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect(database)
+    connection.execute("SET TimeZone = 'UTC'")  # after connect: ICU, which takes it, is loaded
+    return connection
 
 
 def _bound(columns: tuple[Column, ...], rows: Sequence[Row]) -> tuple[str, list[list[object]]]:

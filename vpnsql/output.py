@@ -2,7 +2,8 @@
 
 Rows are read from DuckDB a batch at a time, so the machine formats stream instead of holding
 the whole result as Python objects. Values keep their types: JSON numbers stay numbers,
-timestamps are ISO-8601 UTC, STRUCTs are objects, NULL is null. CSV matches what DuckDB's own
+timestamps are ISO-8601 UTC, STRUCTs are objects, NULL is null (and so are NaN and infinities,
+which JSON has no words for). CSV matches what DuckDB's own
 writer produces for files (timestamps `YYYY-MM-DD HH:MM:SS`, nested values as JSON text).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -46,8 +48,10 @@ def _rows(relation: duckdb.DuckDBPyRelation) -> Iterator[tuple[Any, ...]]:
 def _plain(value: Any) -> Any:
     """A JSON-able stand-in for the leaf values json cannot encode itself."""
     if isinstance(value, datetime):
+        if value.tzinfo is None:  # vpnsql's times are naive UTC
+            return value.isoformat() + "Z"
         text = value.isoformat()
-        return text + "Z" if value.tzinfo is None else text
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
     if isinstance(value, date | time):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -62,7 +66,21 @@ def _plain(value: Any) -> Any:
 
 
 def _dumps(value: Any, separators: tuple[str, str] | None = None) -> str:
-    return json.dumps(value, default=_plain, ensure_ascii=False, separators=separators)
+    options: dict[str, Any] = {"default": _plain, "ensure_ascii": False, "separators": separators}
+    try:
+        return json.dumps(value, allow_nan=False, **options)
+    except ValueError:  # NaN or an infinity, which JSON cannot say: null, as JavaScript writes
+        return json.dumps(_finite(value), allow_nan=False, **options)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _records(relation: duckdb.DuckDBPyRelation) -> Iterator[str]:

@@ -13,6 +13,7 @@ gives its complete answer, and a persistent one fails loudly.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -125,6 +126,9 @@ def _credentials() -> dict[str, Any]:
         return {"access_key_id": key_id, "access_key_secret": secret, "security_token": token}
     from alibabacloud_credentials.client import Client as CredentialClient
 
+    # The chain logs a traceback to stderr for each place it finds no credentials, through a
+    # handler of its own; vpnsql reports the outcome itself (CredentialsError, or a notice).
+    logging.getLogger("credentials").setLevel(logging.CRITICAL)
     return {"credential": CredentialClient()}
 
 

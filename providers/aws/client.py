@@ -8,6 +8,7 @@ and the fetcher calls from several threads.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -90,10 +91,13 @@ _loader: Any = None
 
 
 def default_region(settings: Settings) -> str | None:
-    """The region of the AWS configuration (profile, AWS_REGION, AWS_DEFAULT_REGION)."""
+    """The region of the AWS configuration: AWS_REGION, which AWS's newer SDKs and CLI put
+    first (and Lambda sets), else botocore's own (AWS_DEFAULT_REGION, the profile's region)."""
     import botocore.session
     from botocore.exceptions import ProfileNotFound
 
+    if region := os.environ.get("AWS_REGION"):
+        return region
     try:
         return botocore.session.Session(profile=settings.profile).get_config_variable("region")
     except ProfileNotFound as err:
