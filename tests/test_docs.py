@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from vpnsql.docs import DEFAULT_DIR, pages
 from vpnsql.registry import Registry
+from vpnsql.session import Session
+from vpnsql.tables import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,3 +36,21 @@ def test_readme_documents_every_cli_option() -> None:
     for action in build_parser()._actions:
         long_names = [o for o in action.option_strings if o.startswith("--")]
         assert any(name in readme for name in long_names), f"README lacks {long_names}"
+
+
+EXAMPLES = [
+    pytest.param(example, id=f"{table.name}-{index}")
+    for table in Registry.discover().tables
+    for index, example in enumerate(table.examples)
+]
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_every_example_runs_on_the_sandbox_as_written(aws_env: Any, example: str) -> None:
+    """Copied from a table page into the sandbox, an example answers (terminates as dry runs)."""
+    session = Session(settings=Settings(dry_run=True), confirm=lambda preview: True)
+    for statement in session.plan(example):
+        relation = session.run(statement)
+        if relation is not None:
+            relation.fetchall()
+        assert session.last_failed == 0, example

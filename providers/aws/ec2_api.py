@@ -247,11 +247,11 @@ CLIENT_VPN_CONNECTIONS = Table(
         "FROM aws.ec2_api.client_vpn_connections\n"
         "WHERE ClientVpnEndpointId = 'cvpn-endpoint-0a1b2c3d4e5f60001' AND region = 'us-east-1'\n"
         "ORDER BY ingressBytes DESC LIMIT 5;",
-        "-- one user's sessions in two regions (username is pushed down as an API filter)\n"
-        "SELECT region, connectionId, connectionEstablishedTime, connectionEndTime\n"
+        "-- one user's sessions on every endpoint of two regions (the endpoints are listed\n"
+        "-- first; username is pushed down as an API filter)\n"
+        "SELECT region, clientVpnEndpointId, connectionId, connectionEstablishedTime\n"
         "FROM aws.ec2_api.client_vpn_connections\n"
-        "WHERE ClientVpnEndpointId = 'cvpn-endpoint-0a1b2c3d4e5f60001'\n"
-        "  AND region IN ('us-east-1', 'eu-west-1') AND username = 'alice';",
+        "WHERE region IN ('us-east-1', 'eu-west-1') AND username = 'alice.mueller';",
         "-- traffic per user over the active connections\n"
         "SELECT coalesce(username, commonName) AS who, count(*) AS sessions,\n"
         "       sum(ingressBytes + egressBytes) AS bytes\n"
@@ -259,10 +259,10 @@ CLIENT_VPN_CONNECTIONS = Table(
         "WHERE ClientVpnEndpointId = 'cvpn-endpoint-0a1b2c3d4e5f60001' AND region = 'us-east-1'\n"
         "  AND status.code = 'active'\n"
         "GROUP BY who ORDER BY bytes DESC;",
-        "-- end one session (the result rows say what happened)\n"
+        "-- end one session (one of the sandbox's; the result rows say what happened)\n"
         "EXEC aws.ec2_api.client_vpn_connections.client_vpn_connections_Terminate\n"
         "     @ClientVpnEndpointId = 'cvpn-endpoint-0a1b2c3d4e5f60001', @region = 'us-east-1',\n"
-        "     @ConnectionId = 'cvpn-connection-0123456789abcdef0';",
+        "     @ConnectionId = 'cvpn-connection-0578e8b7b0dac90c5';",
         "-- end every active session of a user that moved more than 1 GB (needs --yes on the\n"
         "-- command line when it ends more than one; the shell asks instead)\n"
         "DELETE FROM aws.ec2_api.client_vpn_connections\n"
