@@ -120,10 +120,17 @@ def test_delete_terminates_exactly_the_matching_active_connections(
     before = statuses(session, endpoint_id)
     assert expected and len(expected) < len(before)
 
+    users = dict(
+        session.sql(
+            f"SELECT connectionId, username FROM {CONNS} "
+            f"WHERE ClientVpnEndpointId = '{endpoint_id}' AND region = 'us-east-1'"
+        ).fetchall()
+    )
     rows = session.sql(delete(endpoint_id, predicate)).fetchall()
 
     assert {row[3] for row in rows} == expected
     assert {(row[4], row[5], row[6]) for row in rows} == {("active", "terminating", None)}
+    assert all(row[2] == users[row[3]] and row[2] for row in rows)  # who, from the SELECT
     after = statuses(session, endpoint_id)
     for cid, status in after.items():
         assert status == (("terminated", True) if cid in expected else before[cid])
@@ -170,7 +177,7 @@ def test_a_failed_terminate_does_not_hide_the_others(
 ) -> None:
     from vpnsql.sandbox.aws import DEFAULT_ACCOUNT_ID, client_vpn_backends
 
-    endpoint_id = new_endpoint(3)
+    endpoint_id = new_endpoint(3, users=2)
     endpoint = client_vpn_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].endpoints[endpoint_id]
 
     def vanish_one(preview: Preview) -> bool:
@@ -184,6 +191,7 @@ def test_a_failed_terminate_does_not_hide_the_others(
     assert len(rows) == 3
     failures = [row for row in rows if row[-1] is not None]
     assert len(failures) == 1 and "does not exist" in failures[0][-1]
+    assert all(row[2] for row in rows)  # the failed one names its user too
     assert [row[5] for row in rows if row[-1] is None] == ["terminating"] * 2
     assert session.last_failed == 1
 

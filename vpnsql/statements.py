@@ -157,39 +157,54 @@ def run_exec(command: Exec, settings: Settings) -> Outcome:
     return Outcome(command.method.columns, rows)
 
 
-def delete_targets(method: Method, rows: Sequence[Row]) -> list[Mapping[str, object]]:
+Target = tuple[Mapping[str, object], Row]
+"""A DELETE's method arguments for one selected row, and the row."""
+
+
+def delete_targets(method: Method, rows: Sequence[Row]) -> list[Target]:
     """The method arguments for each selected row that is a target (e.g. still active)."""
     select = method.delete
     if select is None:
         raise ValueError(f"{method.name} does not run for DELETE")
-    return [args for row in rows if (args := select(row)) is not None]
+    return [(args, row) for row in rows if (args := select(row)) is not None]
 
 
 def run_delete(
     method: Method,
     table: Table,
-    targets: list[Mapping[str, object]],
+    targets: list[Target],
     settings: Settings,
     confirm: Confirm,
 ) -> Outcome:
-    """Confirm, then call the method for every target; each outcome, failed or not, is a row."""
+    """Confirm, then call the method for every target; each outcome, failed or not, is a row,
+    completed from the selected row where the API leaves a column empty (who was connected)."""
     if not targets:
         return Outcome(method.columns, [])
-    preview = Preview(table.name, len(targets), [dict(t) for t in targets[:PREVIEW_ROWS]])
+    preview = Preview(table.name, len(targets), [dict(a) for a, _ in targets[:PREVIEW_ROWS]])
     if not confirm(preview):
         raise Cancelled("nothing was terminated")
 
-    def one(args: Mapping[str, object]) -> tuple[list[Row], bool]:
+    def one(target: Target) -> tuple[list[Row], bool]:
+        args, selected = target
         try:
-            return method.function(MethodCall(args, settings)), False
+            rows, failed = method.function(MethodCall(args, settings)), False
         except ProviderError as err:
-            return [_failure_row(method, args, err)], True
+            rows, failed = [_failure_row(method, args, err)], True
+        return [_completed(row, selected) for row in rows], failed
 
     workers = max(1, min(settings.max_concurrency, len(targets)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(one, targets))
     rows = [row for result, _ in results for row in result]
     return Outcome(method.columns, rows, sum(failed for _, failed in results))
+
+
+def _completed(row: Row, selected: Row) -> Row:
+    """`message` stays the method's own: NULL means the call worked."""
+    return {
+        name: selected.get(name) if value is None and name != "message" else value
+        for name, value in row.items()
+    }
 
 
 def _failure_row(method: Method, args: Mapping[str, object], err: ProviderError) -> Row:

@@ -164,7 +164,11 @@ TERMINATE = Method(
     columns=(
         Column("clientVpnEndpointId", "VARCHAR", "The ID of the Client VPN endpoint."),
         Column("region", "VARCHAR", "The AWS region of the endpoint."),
-        Column("username", "VARCHAR", "The user whose connections were terminated, if by user."),
+        Column(
+            "username",
+            "VARCHAR",
+            "The user, when terminating by user; for DELETE, the selected connection's user.",
+        ),
         Column("connectionId", "VARCHAR", "The ID of the client connection."),
         Column("previousStatus", "VARCHAR", "The connection's status before the call."),
         Column("currentStatus", "VARCHAR", "The connection's status after it (terminating)."),
