@@ -8,6 +8,7 @@ import pytest
 
 from vpnsql import engine
 from vpnsql.engine import Engine
+from vpnsql.errors import QueryError
 from vpnsql.registry import Registry
 from vpnsql.tables import Column, Row
 
@@ -75,3 +76,13 @@ def test_a_relation_has_the_declared_types() -> None:
     relation = Engine().relation(columns, [{"name": "a", "n": 1, "ok": True}, {"name": "b"}])
     assert [str(t) for t in relation.types] == ["VARCHAR", "BIGINT", "BOOLEAN"]
     assert relation.fetchall() == [("a", 1, True), ("b", None, None)]
+
+
+@pytest.mark.parametrize("arrow_rows", [engine.ARROW_ROWS, 1], ids=["bound", "arrow"])
+def test_a_value_that_does_not_fit_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, arrow_rows: int
+) -> None:
+    monkeypatch.setattr(engine, "ARROW_ROWS", arrow_rows)
+    with pytest.raises(QueryError, match=f"cannot load {CONNECTIONS.name}") as caught:
+        Engine().load(CONNECTIONS, [{"connectionId": "c", "ingressBytes": 2**64 - 1}])
+    assert "UNNEST" not in caught.value.message and "declared type" in (caught.value.hint or "")

@@ -103,11 +103,21 @@ class Engine:
             self._create(table)
         name = qualified(table)
         self.connection.execute(f"DELETE FROM {name}")
+        try:
+            self._insert(name, table.columns, rows)
+        except (duckdb.Error, OverflowError, ValueError) as err:
+            reason = str(err).split("\n\n")[0]  # not DuckDB's echo of vpnsql's own SQL
+            raise QueryError(
+                f"cannot load {table.name}: {reason}",
+                hint="the API sent a value that does not fit the column's declared type",
+            ) from None
+
+    def _insert(self, name: str, columns: tuple[Column, ...], rows: Sequence[Row]) -> None:
         if len(rows) < ARROW_ROWS:
-            select, params = _bound(table.columns, rows)
+            select, params = _bound(columns, rows)
             self.connection.execute(f"INSERT INTO {name} {select}", params)
             return
-        self.connection.register("__vpnsql_load", self._arrow(table.columns, rows))
+        self.connection.register("__vpnsql_load", self._arrow(columns, rows))
         try:
             self.connection.execute(f"INSERT INTO {name} SELECT * FROM __vpnsql_load")
         finally:
