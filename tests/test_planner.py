@@ -263,6 +263,20 @@ def test_syntax_error_reports_line_and_column() -> None:
         calls(f"SELECT *\nFROM {CONNS} WHERE (region = 'x'")
 
 
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        (f"SELECT * FROM {CONNS} WHERE region = 'us-east-1' AND", "AND needs something after it"),
+        ("SELECT 1 -- it's a comment\n, 'open", "string that starts at line 2, column 3 never"),
+        ("SELECT 'it''s' AS a, \"open", "quoted name that starts at line 1, column 22 never"),
+    ],
+)
+def test_syntax_errors_say_what_is_wrong_in_words(sql: str, message: str) -> None:
+    with pytest.raises(SqlSyntaxError, match=message) as caught:
+        plan(sql, REGISTRY)
+    assert "sqlglot" not in caught.value.message and "tokenizing" not in caught.value.message
+
+
 def test_statements_without_virtual_tables_need_no_calls() -> None:
     assert calls("SELECT 42 AS answer") == ()
     assert calls("SUMMARIZE SELECT 1") == ()

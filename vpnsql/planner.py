@@ -30,6 +30,16 @@ DIALECT = "duckdb"
 QUIET = (exp.Create, exp.Insert, exp.Update, exp.Delete, exp.Drop, exp.Alter, exp.Set, exp.Use)
 _NOT_LITERAL = object()
 _TOKEN_REPR = re.compile(r"<Token token_type: [\w.]+, text: (.*?), line: \d+.*?>")
+_MISSING = re.compile(r"Required keyword: '\w+' missing for <class '[\w.]*?(\w+)'>")
+_OPERATORS = {"And": "AND", "Or": "OR", "Not": "NOT", "EQ": "=", "NEQ": "<>", "GT": ">",
+              "GTE": ">=", "LT": "<", "LTE": "<=", "Add": "+", "Sub": "-", "Mul": "*",
+              "Div": "/", "Like": "LIKE", "In": "IN", "Is": "IS", "Between": "BETWEEN"}  # fmt: skip
+
+
+def _missing(match: re.Match[str]) -> str:
+    """sqlglot's "Required keyword: 'expression' missing for <class '...And'>", said plainly."""
+    name = match.group(1)
+    return f"{_OPERATORS.get(name, name)} needs something after it (or a word is misspelled)"
 
 
 @dataclass(frozen=True)
@@ -99,7 +109,17 @@ def split_statements(text: str) -> list[str]:
     try:
         tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
     except sqlglot.errors.TokenError as err:
-        raise SqlSyntaxError(f"cannot read the SQL: {err}") from None
+        start = _unclosed_quote(text)
+        if start is None:
+            raise SqlSyntaxError(f"cannot read the SQL: {err}") from None
+        line = text.count("\n", 0, start) + 1
+        column = start - text.rfind("\n", 0, start)
+        quote = text[start]
+        kind = "string" if quote == "'" else "quoted name"
+        raise SqlSyntaxError(
+            f"the {kind} that starts at line {line}, column {column} never ends",
+            hint=f"close it with {quote} (write {quote}{quote} for a {quote} inside it)",
+        ) from None
     pieces: list[str] = []
     start = 0
     for token in [*tokens, None]:
@@ -201,9 +221,29 @@ def _mentions_provider(text: str, registry: Registry) -> bool:
     )
 
 
+def _unclosed_quote(text: str) -> int | None:
+    """Where a string or quoted name that is never closed starts (comments skipped)."""
+    index, start, quote = 0, None, ""
+    while index < len(text):
+        char = text[index]
+        if quote:
+            if text.startswith(quote * 2, index):
+                index += 1  # a doubled quote is the quote itself
+            elif char == quote:
+                quote = ""
+        elif char in "'\"":
+            start, quote = index, char
+        elif text.startswith(("--", "/*"), index):
+            end = text.find("\n" if char == "-" else "*/", index + 2)
+            index = len(text) if end < 0 else end
+        index += 1
+    return start if quote else None
+
+
 def _syntax_error(err: ParseError) -> SqlSyntaxError:
     first = err.errors[0] if err.errors else {}
-    description = _TOKEN_REPR.sub(r"'\1'", str(first.get("description", err)))
+    description = _MISSING.sub(_missing, str(first.get("description", err)))
+    description = _TOKEN_REPR.sub(r"'\1'", description)
     where = f"line {first['line']}, column {first['col']}: " if "line" in first else ""
     context = f"{first.get('start_context', '')}>>>{first.get('highlight', '')}<<<"
     return SqlSyntaxError(f"syntax error at {where}{description}", hint=f"near: {context}")
