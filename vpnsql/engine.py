@@ -7,6 +7,7 @@ statement resolves exactly as written, and DuckDB re-applies every predicate its
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 T = TypeVar("T")
+
+INTERRUPT_GRACE = 5.0
+"""Seconds Ctrl-C waits for DuckDB to stop before leaving the work behind."""
 
 ARROW_ROWS = 10_000
 """From this many rows up a load goes through Arrow, about 2.5x faster per row than bound
@@ -53,9 +57,12 @@ def interruptible(connection: duckdb.DuckDBPyConnection, work: Callable[[], T]) 
             pass
     except KeyboardInterrupt:
         # DuckDB forgets an interrupt that lands before its query starts, so repeat it until
-        # the work ends (DuckDB removes what it was writing before it returns).
+        # the work ends (DuckDB removes what it was writing before it returns). Rarely a query
+        # keeps running regardless; after a grace period it is left behind, so Ctrl-C always
+        # returns (the CLI then exits, the shell goes back to its prompt).
+        deadline = time.monotonic() + INTERRUPT_GRACE
         connection.interrupt()
-        while not done.wait(0.1):
+        while not done.wait(0.1) and time.monotonic() < deadline:
             connection.interrupt()
         raise
     if failure:
