@@ -171,8 +171,8 @@ def run() -> None:
 def _show_notices(debug: bool) -> None:
     """The library's notices (a provider skipped, ...) as one line each on stderr.
 
-    What SDKs log (the Alibaba credentials chain logs a traceback for each place it found no
-    credentials) shows only with --debug: vpnsql reports the outcome in its own words.
+    What other libraries log (urllib3's pool warnings, ...) shows only with --debug: vpnsql
+    reports outcomes in its own words.
     """
     import logging
 

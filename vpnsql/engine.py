@@ -37,7 +37,7 @@ def interruptible(connection: duckdb.DuckDBPyConnection, work: Callable[[], T]) 
 
     DuckDB notices Ctrl-C in some calls and not in others (a result read row by row runs to
     its end), so the main thread waits here, turns Ctrl-C into `connection.interrupt()`, and
-    raises KeyboardInterrupt once DuckDB has stopped.
+    raises KeyboardInterrupt once DuckDB has stopped (or INTERRUPT_GRACE has passed).
     """
     result: list[T] = []
     failure: list[BaseException] = []
