@@ -263,6 +263,15 @@ def test_syntax_error_reports_line_and_column() -> None:
         calls(f"SELECT *\nFROM {CONNS} WHERE (region = 'x'")
 
 
+@pytest.mark.parametrize("limit", ["LIMIT 50 PERCENT", "LIMIT 50%", "LIMIT 100%"])
+def test_a_percent_limit_needs_every_row(limit: str) -> None:
+    (call,) = calls(
+        f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}' AND region = 'us-east-1' "
+        f"{limit}"
+    )
+    assert call.limit is None
+
+
 @pytest.mark.parametrize(
     ("sql", "message"),
     [

@@ -456,6 +456,9 @@ def _limit_is_final(scope: exp.Select) -> bool:
     limit = scope.args.get("limit")
     if limit is None or _literal_int(limit.expression) is None:
         return False
+    options = limit.args.get("limit_options")
+    if options is not None and (options.args.get("percent") or options.args.get("with_ties")):
+        return False  # a share of all the rows, or ties beyond N: every row is needed
     offset = scope.args.get("offset")
     if offset is not None and _literal_int(offset.expression) is None:
         return False
