@@ -263,6 +263,16 @@ def test_syntax_error_reports_line_and_column() -> None:
         calls(f"SELECT *\nFROM {CONNS} WHERE (region = 'x'")
 
 
+def test_a_view_over_a_virtual_table_is_refused() -> None:
+    """Its rows would be whatever a later statement fetched (a table keeps them)."""
+    where = f"WHERE ClientVpnEndpointId = '{EP}' AND region = 'us-east-1'"
+    with pytest.raises(UnsupportedStatementError, match="a view over") as caught:
+        calls(f"CREATE VIEW v AS SELECT * FROM {CONNS} {where}")
+    assert "CREATE TABLE" in (caught.value.hint or "")
+    assert len(calls(f"CREATE TABLE t AS SELECT * FROM {CONNS} {where}")) == 1
+    assert calls("CREATE VIEW w AS SELECT 1 AS one") == ()
+
+
 @pytest.mark.parametrize("limit", ["LIMIT 50 PERCENT", "LIMIT 50%", "LIMIT 100%"])
 def test_a_percent_limit_needs_every_row(limit: str) -> None:
     (call,) = calls(

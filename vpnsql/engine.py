@@ -158,6 +158,19 @@ class Engine:
         except duckdb.Error as err:
             raise QueryError(str(err)) from None
 
+    def snapshot(self, text: str) -> duckdb.DuckDBPyRelation | None:
+        """Run a statement that reads virtual tables and hold its rows at once: the tables are
+        reloaded by the next statement that reads them, which a lazy result would see."""
+
+        def run() -> duckdb.DuckDBPyRelation | None:
+            relation = self.connection.sql(text)
+            return None if relation is None else relation.materialize()
+
+        try:
+            return interruptible(self.connection, run)
+        except duckdb.Error as err:
+            raise QueryError(str(err)) from None
+
     def rows(self, query: str) -> list[dict[str, object]]:
         """All rows of a SELECT vpnsql made itself (a DELETE's targets, a subquery's values)."""
         relation = self.sql(query)

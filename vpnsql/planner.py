@@ -156,6 +156,12 @@ def plan_statement(
     if isinstance(expression, exp.Delete) and _virtual(expression.this, registry):
         return _plan_delete(text, expression, registry, settings, resolved)
     references = list(_references(expression, registry, resolved))
+    if references and isinstance(expression, exp.Create) and expression.kind == "VIEW":
+        raise UnsupportedStatementError(
+            f"a view over {references[0].table.name} would read whatever a later statement "
+            "fetched into it, not what this one asks for",
+            hint="keep the rows with CREATE TABLE ... AS SELECT, or use a CTE (WITH ...)",
+        )
     pending = tuple(dict.fromkeys(sql for r in references for sql in r.pending))
     if pending:
         return Statement(text, expression, pending=pending)

@@ -80,6 +80,8 @@ class Session:
                 action.method, action.table, targets, self.settings, self.confirm
             )
             return self._outcome(outcome)
+        if statement.tables:
+            return self.engine.snapshot(statement.text)
         return self.engine.sql(statement.text)
 
     def _load(self, statement: planner.Statement, cache: FetchCache) -> None:
