@@ -167,7 +167,14 @@ def test_an_unwritable_place_is_a_clear_error(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
-def test_ctrl_c_mid_export_leaves_the_old_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("sent", "code", "said"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_a_signal_mid_export_leaves_the_old_file(
+    tmp_path: Path, sent: signal.Signals, code: int, said: str
+) -> None:
     target = tmp_path / "big.csv"
     target.write_text("old\n")
     proc = subprocess.Popen(
@@ -175,14 +182,16 @@ def test_ctrl_c_mid_export_leaves_the_old_file(tmp_path: Path) -> None:
          "SELECT range AS n, md5(range::VARCHAR) AS h FROM range(1000000000)"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not leftovers(tmp_path) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert leftovers(tmp_path), "the export never started"
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130
-    assert "leaked" not in stderr
+    try:
+        deadline = time.monotonic() + 60
+        while not leftovers(tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert leftovers(tmp_path), "the export never started"
+        proc.send_signal(sent)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # never leave a writer behind, whatever failed
+    assert (proc.returncode, stderr) == (code, f"vpnsql: {said}\n")
     assert target.read_text() == "old\n"
     assert leftovers(tmp_path) == []
 
@@ -201,8 +210,11 @@ def test_ctrl_c_mid_copy_statement_leaves_the_old_file(tmp_path: Path) -> None:
     while len(list(tmp_path.iterdir())) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(list(tmp_path.iterdir())) == 2, "the copy never started"
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
+    try:
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
     assert (proc.returncode, stderr) == (130, "vpnsql: interrupted\n")
     assert target.read_text() == "old\n"
     assert list(tmp_path.iterdir()) == [target]

@@ -10,6 +10,7 @@ import argparse
 import functools
 import gc
 import os
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,7 +25,15 @@ if TYPE_CHECKING:
     from vpnsql.session import Session
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
-EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE, EXIT_TERMINATED = 130, 141, 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, `timeout`, systemd), unwound like Ctrl-C so nothing partial is left."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
 # vpnsql.export.FILE_FORMATS, spelled out so --help needs no import of duckdb
 FORMATS = ("table", "json", "jsonl", "csv", "markdown", "parquet")
 
@@ -138,6 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args_list[:1] == ["sandbox"]:
             return _serve_sandbox(build_sandbox_parser().parse_args(args_list[1:]))
         return _run(build_parser().parse_args(args_list))
+    except Terminated:
+        print("vpnsql: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("vpnsql: interrupted", file=sys.stderr)
     except BrokenPipeError:
@@ -159,6 +171,7 @@ def run() -> None:
     down some 400 modules costs a one-liner about 0.1 s, and after Ctrl-C DuckDB's bindings
     would report the interrupted work's objects as leaks.
     """
+    signal.signal(signal.SIGTERM, _terminate)
     code = main()
     try:
         sys.stdout.flush()
