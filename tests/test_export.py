@@ -229,6 +229,14 @@ def test_a_symlink_keeps_pointing_at_the_file_it_names(tmp_path: Path) -> None:
     assert (tmp_path / "real.csv").read_text() == "b\n2\n"
 
 
+def test_a_replaced_file_keeps_its_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "secret.csv"
+    target.write_text("old\n")
+    target.chmod(0o600)
+    assert run("-e", "SELECT 'alice' AS who", "--outfile", str(target)).returncode == 0
+    assert (target.read_text(), stat.S_IMODE(target.stat().st_mode)) == ("who\nalice\n", 0o600)
+
+
 def test_a_stream_is_written_in_place(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
@@ -255,6 +263,14 @@ def test_a_directory_with_other_files_is_never_replaced(tmp_path: Path) -> None:
          "region"], capture_output=True, text=True, cwd=victim, timeout=120,
     )  # fmt: skip
     assert here.returncode == 1 and "holds more than partitions" in here.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cwd = subprocess.run(
+        [sys.executable, "-m", "vpnsql.cli", "-e", sql, "--outfile", ".", "--partition-by",
+         "region"], capture_output=True, text=True, cwd=empty, timeout=120,
+    )  # fmt: skip
+    assert cwd.returncode == 1 and "the current directory" in cwd.stderr
+    assert list(empty.iterdir()) == []
     lake = tmp_path / "lake"
     for region in ("r1", "r2"):  # an earlier export's partitions are replaced
         sql = f"SELECT '{region}' AS region, 1 AS n"

@@ -148,9 +148,16 @@ def _atomic(path: Path, *, directory: bool) -> Iterator[Path]:
         raise ExportError(f"cannot write {path}: it is {kind}")
     if directory and target.exists():
         _check_replaceable(target)
+    if directory and Path.cwd().resolve().is_relative_to(target):
+        raise ExportError(
+            f"cannot replace {path}: it is (or holds) the current directory",
+            hint="write the partitions to a directory beside it",
+        )
     temporary = parent / f".{target.name}.vpnsql-{uuid.uuid4().hex[:8]}"
     try:
         yield temporary
+        if target.exists():  # the new file is as private as the one it replaces
+            os.chmod(temporary, stat.S_IMODE(target.stat().st_mode))
         _replace(temporary, target, directory)
     except BaseException:
         _remove(temporary)
