@@ -115,6 +115,17 @@ def test_a_reader_that_goes_away_ends_the_run_quietly() -> None:
     assert process.stderr.read() == ""
 
 
+def test_control_characters_never_reach_the_terminal_raw() -> None:
+    """User and certificate names come from outside: an escape sequence in one must not
+    steer the terminal of whoever lists them (machine formats keep the data as it is)."""
+    sql = "SELECT chr(27) || ']0;owned' || chr(7) AS name, 'a' || chr(10) || 'b' AS two"
+    table = run("-e", sql)
+    assert "\x1b" not in table.stdout and "\\x1b]0;owned\\x07" in table.stdout
+    assert "a\\nb" in table.stdout
+    assert "a<br>b" in run("-e", sql, "-o", "markdown").stdout
+    assert json.loads(run("-e", sql, "-o", "json").stdout)[0]["name"] == "\x1b]0;owned\x07"
+
+
 def test_version() -> None:
     from vpnsql import __version__
 

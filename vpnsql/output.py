@@ -121,6 +121,19 @@ def _csv_cell(value: Any) -> Any:
     return cell_text(value)
 
 
+_CONTROLS = {code: f"\\x{code:02x}" for code in [*range(0x20), *range(0x7F, 0xA0)]}
+_CONTROLS.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+
+
+def display_text(value: Any, newlines: bool = False) -> str:
+    """A cell for a terminal: control characters as visible escapes (`\\x1b`, `\\n`), since
+    user names and certificate names come from outside and must not steer the terminal."""
+    text = cell_text(value)
+    if not newlines:
+        return text.translate(_CONTROLS)
+    return "\n".join(line.translate(_CONTROLS) for line in text.split("\n"))
+
+
 def cell_text(value: Any) -> str:
     """One value as people read it in a table: NULL, true/false, JSON for nested values."""
     if value is None:
@@ -138,7 +151,7 @@ def _table(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool, row_co
     """An aligned grid sized to its content; numbers right-aligned; a row count below."""
     names = relation.columns
     numeric = [_is_numeric(str(t)) for t in relation.types]
-    rows = [[cell_text(v) for v in row] for row in _rows(relation)]
+    rows = [[display_text(v) for v in row] for row in _rows(relation)]
     widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
 
     def line(cells: list[str]) -> str:
@@ -160,7 +173,7 @@ def _markdown(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> 
     out.write(_markdown_row(relation.columns))
     out.write(_markdown_row(["---:" if n else ":---" for n in numeric]))
     for row in _rows(relation):
-        out.write(_markdown_row([cell_text(v) for v in row]))
+        out.write(_markdown_row([display_text(v, newlines=True) for v in row]))
 
 
 def _markdown_row(cells: list[str]) -> str:

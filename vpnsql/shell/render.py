@@ -19,7 +19,7 @@ from prompt_toolkit.utils import get_cwidth
 
 from vpnsql import output
 from vpnsql.fetch import FetchStats
-from vpnsql.output import cell_text
+from vpnsql.output import display_text
 
 ROW_LIMIT = 1000
 
@@ -65,7 +65,8 @@ def vertical(relation: duckdb.DuckDBPyRelation, width: int) -> str:
     for number, row in enumerate(rows, 1):
         lines.append(f" {number}. row ".center(min(width, 62), "*"))
         lines.extend(
-            f"{name.rjust(pad)}: {cell_text(value)}" for name, value in zip(names, row, strict=True)
+            f"{name.rjust(pad)}: {display_text(value)}"
+            for name, value in zip(names, row, strict=True)
         )
     lines.append(f"({len(rows)} row{'' if len(rows) == 1 else 's'})")
     return "\n".join(lines) + "\n"
