@@ -187,6 +187,21 @@ def test_progress_shows_on_a_terminal_after_a_delay_and_is_erased() -> None:
     assert text.endswith("\r\x1b[K")
 
 
+def test_progress_leaves_the_line_once_the_calls_are_done() -> None:
+    """So a question asked after the fetch (DELETE's y/N) is not drawn over."""
+    stats = FetchStats(calls=2, done=1, rows=10)
+    stream = Terminal()
+    with Progress(lambda: stats, stream):
+        time.sleep(1.0)
+        stats.done = 2
+        time.sleep(0.5)
+        stream.write("Terminate them? [y/N] ")
+        time.sleep(0.5)
+    text = stream.getvalue()
+    assert "1/2 calls, 10 rows" in text
+    assert text.split("Terminate them? [y/N] ")[1] == ""  # nothing after the question
+
+
 def test_progress_is_silent_off_a_terminal_and_for_quick_work() -> None:
     stats = FetchStats(calls=1)
     piped = io.StringIO()

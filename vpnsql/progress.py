@@ -1,7 +1,8 @@
 """A progress line on stderr while a slow fetch runs: calls done/total and rows so far.
 
-Only on a terminal and only after a short delay, so quick queries print nothing and nothing of
-it ever reaches stdout, a pipe or an export. The line is erased when the work ends.
+Only on a terminal, only after a short delay and only while calls are outstanding, so quick
+queries print nothing, a question asked after the fetch (DELETE's y/N) is not drawn over, and
+nothing of it ever reaches stdout, a pipe or an export. The line is erased when the work ends.
 """
 
 from __future__ import annotations
@@ -51,7 +52,11 @@ class Progress:
             return
         while not self._stop.is_set():
             stats = self._stats()
-            self._stream.write(f"{ERASE}{stats.done}/{stats.calls} calls, {stats.rows:,} rows")
+            if stats.done < stats.calls:
+                self._stream.write(f"{ERASE}{stats.done}/{stats.calls} calls, {stats.rows:,} rows")
+                self._shown = True
+            elif self._shown:  # fetched: off the screen before a question (DELETE's y/N)
+                self._stream.write(ERASE)
+                self._shown = False
             self._stream.flush()
-            self._shown = True
             self._stop.wait(INTERVAL)
