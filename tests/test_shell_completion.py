@@ -172,6 +172,15 @@ def test_a_script_splits_into_statements_and_meta_commands() -> None:
         ("meta", ".read more.sql"),
         ("sql", "SELECT 3"),
     ]
+    commented = (
+        "-- a comment\n.output csv\nSELECT 1; -- trailing\n/* block\n.not meta */\n.timer on"
+    )
+    assert list(meta.script_parts(commented)) == [
+        ("sql", "-- a comment"),
+        ("meta", ".output csv"),
+        ("sql", "SELECT 1; -- trailing\n/* block\n.not meta */"),
+        ("meta", ".timer on"),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from vpnsql import output
 from vpnsql.errors import UsageError
 from vpnsql.registry import Registry
+from vpnsql.shell.lexing import significant, tokenize
 
 if TYPE_CHECKING:
     from vpnsql.shell.app import Shell
@@ -89,11 +90,15 @@ def file_commands() -> frozenset[str]:
 
 def script_parts(text: str) -> Iterator[tuple[str, str]]:
     """A script as ("meta", line) and ("sql", statements) parts, in order: a line starting
-    with `.` is a meta command when no statement is open (all before it ended with `;`)."""
+    with `.` is a meta command when no statement is open (all before it ended with `;`, or
+    was only comments)."""
     sql: list[str] = []
     for line in text.splitlines():
         pending = "\n".join(sql).strip()
-        if line.lstrip().startswith(".") and (not pending or pending.endswith(";")):
+        tokens = tokenize(pending)
+        closed = not (tokens and tokens[-1].open)  # no string or comment left open
+        words = significant(tokens)  # comments are not a statement
+        if line.lstrip().startswith(".") and closed and (not words or words[-1].text == ";"):
             if pending:
                 yield "sql", pending
             sql = []
