@@ -276,8 +276,7 @@ def test_a_view_over_a_virtual_table_is_refused() -> None:
 @pytest.mark.parametrize("limit", ["LIMIT 50 PERCENT", "LIMIT 50%", "LIMIT 100%"])
 def test_a_percent_limit_needs_every_row(limit: str) -> None:
     (call,) = calls(
-        f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}' AND region = 'us-east-1' "
-        f"{limit}"
+        f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}' AND region = 'us-east-1' {limit}"
     )
     assert call.limit is None
 
@@ -288,6 +287,7 @@ def test_a_percent_limit_needs_every_row(limit: str) -> None:
         (f"SELECT * FROM {CONNS} WHERE region = 'us-east-1' AND", "AND needs something after it"),
         ("SELECT 1 -- it's a comment\n, 'open", "string that starts at line 2, column 3 never"),
         ("SELECT 'it''s' AS a, \"open", "quoted name that starts at line 1, column 22 never"),
+        ("SELECT 1 /* open", "a /\\* comment never ends"),
     ],
 )
 def test_syntax_errors_say_what_is_wrong_in_words(sql: str, message: str) -> None:

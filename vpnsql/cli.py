@@ -34,6 +34,8 @@ class Terminated(KeyboardInterrupt):
 
 def _terminate(signum: int, frame: object) -> None:
     raise Terminated
+
+
 # vpnsql.export.FILE_FORMATS, spelled out so --help needs no import of duckdb
 FORMATS = ("table", "json", "jsonl", "csv", "markdown", "parquet")
 
@@ -229,6 +231,11 @@ def _read_sql(args: argparse.Namespace) -> str | None:
                 parts.append(handle.read())
         except OSError as err:
             raise UsageError(f"cannot read {args.file}: {err.strerror}") from None
+        except UnicodeDecodeError as err:
+            raise UsageError(
+                f"cannot read {args.file}: byte {err.start} is not UTF-8",
+                hint="save the file as UTF-8",
+            ) from None
     if not parts and not sys.stdin.isatty():
         parts.append(sys.stdin.read())
     if not parts:

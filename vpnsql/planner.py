@@ -110,6 +110,8 @@ def split_statements(text: str) -> list[str]:
         tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
     except sqlglot.errors.TokenError as err:
         start = _unclosed_quote(text)
+        if start is None and "/*" in text and text.rfind("/*") > text.rfind("*/"):
+            raise SqlSyntaxError("a /* comment never ends", hint="close it with */") from None
         if start is None:
             raise SqlSyntaxError(f"cannot read the SQL: {err}") from None
         line = text.count("\n", 0, start) + 1
