@@ -158,6 +158,26 @@ def test_failed_calls_fail_the_statement_naming_each(
         )
 
 
+def test_endpoints_of_several_regions_are_asked_where_they_are(
+    session: Session, new_endpoint: Callable[..., str]
+) -> None:
+    """`ClientVpnEndpointId IN (a, b) AND region IN (r1, r2)` asks every pair; an endpoint
+    missing from a region it is not in counts as zero rows there, and one found nowhere is
+    still an error."""
+    east, west = new_endpoint(2), new_endpoint(3, region="eu-west-1")
+    where = "region IN ('us-east-1', 'eu-west-1')"
+    sql = f"SELECT region, count(*) FROM {CONNS} WHERE ClientVpnEndpointId IN "
+    rows = session.sql(f"{sql} ('{east}', '{west}') AND {where} GROUP BY ALL ORDER BY 1")
+    assert rows.fetchall() == [("eu-west-1", 3), ("us-east-1", 2)]
+    nowhere = endpoint_id()
+    with pytest.raises(FetchFailed) as caught:
+        session.sql(f"{sql} ('{east}', '{nowhere}') AND {where} GROUP BY ALL")
+    failed = caught.value.message.splitlines()[1:]
+    assert caught.value.message.startswith("2 of 4 API calls failed")
+    assert len(failed) == 2 and all(nowhere in line for line in failed)
+    assert east not in caught.value.message
+
+
 def test_allow_partial_keeps_what_arrived(aws_env: Any, new_endpoint: Callable[..., str]) -> None:
     good = new_endpoint(2)
     missing = endpoint_id()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -122,8 +122,9 @@ def run_calls(
         results = _answers(
             concrete, lambda call: run_call(call, settings, stats), settings, stats, cache
         )
+        elsewhere = _found_elsewhere(results)
         for call, outcome in results.items():
-            if isinstance(outcome, ProviderError):
+            if isinstance(outcome, ProviderError) and not elsewhere(call, outcome):
                 _failed(call, outcome, stats)
     finally:
         stats.seconds += time.perf_counter() - started
@@ -139,6 +140,29 @@ def run_calls(
         if call.via is not None:
             by_table.setdefault(call.via.view, []).extend(map(call.via.row, rows))
     return by_table
+
+
+def _found_elsewhere(
+    results: Mapping[Call, list[Row] | ProviderError],
+) -> Callable[[Call, ProviderError], bool]:
+    """Whether a failure only says a value is absent where this call asked (see
+    `Param.absent`) while another call found that value: e.g. `ClientVpnEndpointId IN (a, b)
+    AND region IN (r1, r2)` asks a in r2, where it is not."""
+    answered = {
+        (call.table, name, value)
+        for call, outcome in results.items()
+        if not isinstance(outcome, ProviderError)
+        for name, value in call.params
+    }
+
+    def check(call: Call, error: ProviderError) -> bool:
+        return any(
+            error.code in param.absent and (call.table, param.name, value) in answered
+            for name, value in call.params
+            if (param := call.table.param(name)) is not None
+        )
+
+    return check
 
 
 def _failed(call: Call, error: ProviderError, stats: FetchStats) -> None:

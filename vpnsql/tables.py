@@ -56,6 +56,10 @@ class Param:
     example: str = "..."
     default: Callable[[Settings], str | None] | None = None
     aliases: tuple[str, ...] = ()
+    absent: frozenset[str] = frozenset()
+    """Error codes meaning "no such value here" (an endpoint ID asked in a region it is not
+    in). When a statement asks a value in several places, those calls count as zero rows as
+    long as the value answered somewhere; a value found nowhere stays an error."""
     discover: Callable[[FetchRequest], Iterable[str]] | None = None
     """For a required param the WHERE clause leaves open: list its values (e.g. every endpoint
     of the region); the request carries the table's other required params."""

@@ -126,6 +126,7 @@ SSL_VPN_CLIENTS = Table(
             required=True,
             pattern=GATEWAY_ID_PATTERN,
             example=GATEWAY_ID_EXAMPLE,
+            absent=frozenset({"InvalidVpnGatewayInstanceId.NotFound"}),
             discover=discover_gateways,
         ),
         REGION,

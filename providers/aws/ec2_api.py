@@ -57,6 +57,7 @@ ENDPOINT_ID = Param(
     required=True,
     pattern=r"cvpn-endpoint-[0-9a-f]{8,32}",
     example="cvpn-endpoint-0123456789abcdef0",
+    absent=frozenset({"InvalidClientVpnEndpointId.NotFound"}),
     discover=discover_endpoints,
 )
 
