@@ -5,8 +5,8 @@ reads the AND-ed `col = literal` / `col IN (literals)` constraints that apply to
 and turns them into API calls: required params fan out (one call per combination of values),
 optional params become API filters, and a LIMIT that nothing else could shrink stops paging
 early. DuckDB later re-applies the whole statement, so a plan may fetch more rows than needed
-but never fewer: a param that decides which calls are made (a required param, any param of a
-view) and that the WHERE clause constrains in any other way is refused, not guessed.
+but never fewer: a param that decides which calls are made (a required param, a view's region
+or endpoint) and that the WHERE clause constrains in any other way is refused, not guessed.
 """
 
 from __future__ import annotations
