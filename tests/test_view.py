@@ -144,6 +144,12 @@ def test_a_cloud_without_credentials_is_skipped_with_a_notice(
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["aws"]
     assert "vpnsql: notice: alibaba skipped: no credentials configured" in result.stderr
+    named = subprocess.run(  # asked for by name, the cloud is not skipped: the answer would lie
+        [sys.executable, "-m", "vpnsql.cli", "-e", f"{sql} AND provider = 'alibaba'"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert (named.returncode, named.stdout) == (1, "")
+    assert "no Alibaba Cloud credentials" in named.stderr
 
 
 def test_a_cloud_without_a_default_region_is_skipped_with_a_notice(
@@ -154,6 +160,8 @@ def test_a_cloud_without_a_default_region_is_skipped_with_a_notice(
         providers = Session().sql(f"SELECT DISTINCT provider FROM {VIEW}").fetchall()
     assert providers == [("alibaba",)]
     assert "aws skipped: no default region configured" in caplog.text
+    with pytest.raises(ParamError, match="aws has no default region configured"):
+        Session().sql(f"SELECT * FROM {VIEW} WHERE provider = 'aws'")
 
 
 def test_failed_view_calls_follow_the_failure_policy(aws_env: Any, clouds: dict[str, str]) -> None:

@@ -166,8 +166,9 @@ def _found_elsewhere(
 
 
 def _failed(call: Call, error: ProviderError, stats: FetchStats) -> None:
-    """Record a failed call; in a cross-cloud view a cloud without credentials is skipped."""
-    if call.via is not None and isinstance(error, CredentialsError):
+    """Record a failed call; in a cross-cloud view a cloud without credentials that the
+    statement did not name is skipped."""
+    if call.skippable and isinstance(error, CredentialsError):
         notice = f"{call.table.provider} skipped: no credentials configured"
         if notice not in stats.notices:
             stats.notices.append(notice)
@@ -207,7 +208,9 @@ def _with_value(call: Call, param: Param, value: str) -> Call:
     given = {**dict(call.params), param.name: value}
     order = [p.name for p in call.table.required_params if p.name in given]
     params = tuple((name, given[name]) for name in order)
-    return Call(call.table, params, call.filters, call.limit, call.discover[1:], call.via)
+    return Call(
+        call.table, params, call.filters, call.limit, call.discover[1:], call.via, call.skippable
+    )
 
 
 def _answers(

@@ -55,6 +55,9 @@ class Call:
     (e.g. every Client VPN endpoint of the region); such a call stands for one call each."""
     via: ViewBranch | None = None
     """For a cross-cloud view: the branch whose rows, mapped, also fill the view."""
+    skippable: bool = False
+    """A view's call on a cloud the statement did not name (`provider = ...`): a cloud with no
+    credentials is then skipped with a notice; a cloud asked for by name is an error."""
 
 
 @dataclass(frozen=True)
@@ -546,6 +549,7 @@ def _branch_calls(
     notices: list[str],
 ) -> list[Call]:
     table = branch.table
+    named = "provider" in reference.values  # `provider = '...'`: this cloud was asked for
     values: dict[str, list[str]] = {}
     discover: list[Param] = []
     for view_param, table_param in branch.params.items():
@@ -562,6 +566,11 @@ def _branch_calls(
             discover.append(param)
         else:
             default = param.default(settings) if param.default else None
+            if default is None and named:
+                raise ParamError(
+                    f"{branch.view.name}: {provider} has no default {param.name} configured",
+                    hint=f"name one in WHERE (region = '{param.example}')",
+                )
             if default is None:
                 notices.append(f"{provider} skipped: no default {param.name} configured")
                 return []
@@ -575,6 +584,7 @@ def _branch_calls(
             reference.limit,
             tuple(discover),
             branch,
+            skippable=not named,
         )
         for combination in itertools.product(*(values[name] for name in order))
     ]
@@ -608,7 +618,8 @@ def merge(calls: Iterable[Call]) -> list[Call]:
         united = tuple((n, tuple(sorted(set().union(*(f[n] for f in filters))))) for n in common)
         limits = [call.limit for call in group]
         limit = None if None in limits else max(x for x in limits if x is not None)
-        merged.append(Call(table, params, united, limit, discover, via))
+        skippable = all(call.skippable for call in group)
+        merged.append(Call(table, params, united, limit, discover, via, skippable))
     return merged
 
 
