@@ -287,7 +287,7 @@ def test_a_percent_limit_needs_every_row(limit: str) -> None:
         (f"SELECT * FROM {CONNS} WHERE region = 'us-east-1' AND", "AND needs something after it"),
         ("SELECT 1 -- it's a comment\n, 'open", "string that starts at line 2, column 3 never"),
         ("SELECT 'it''s' AS a, \"open", "quoted name that starts at line 1, column 22 never"),
-        ("SELECT 1 /* open", "a /\\* comment never ends"),
+        ("SELECT 1 /* open", "the /\\* comment that starts at line 1, column 10 never ends"),
     ],
 )
 def test_syntax_errors_say_what_is_wrong_in_words(sql: str, message: str) -> None:

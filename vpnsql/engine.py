@@ -151,20 +151,17 @@ class Engine:
         self.connection.execute(f"CREATE OR REPLACE TABLE {qualified(table)} ({columns})")
         self._created.add(table)
 
-    def sql(self, text: str) -> duckdb.DuckDBPyRelation | None:
-        """Run the user's statement as written; a relation for queries, None otherwise."""
-        try:
-            return interruptible(self.connection, lambda: self.connection.sql(text))
-        except duckdb.Error as err:
-            raise QueryError(str(err)) from None
+    def sql(self, text: str, *, hold: bool = False) -> duckdb.DuckDBPyRelation | None:
+        """Run the user's statement as written; a relation for queries, None otherwise.
 
-    def snapshot(self, text: str) -> duckdb.DuckDBPyRelation | None:
-        """Run a statement that reads virtual tables and hold its rows at once: the tables are
-        reloaded by the next statement that reads them, which a lazy result would see."""
+        With `hold`, for statements that read virtual tables, the rows are taken at once: the
+        tables are reloaded by the next statement that reads them, which a lazy result would
+        see.
+        """
 
         def run() -> duckdb.DuckDBPyRelation | None:
             relation = self.connection.sql(text)
-            return None if relation is None else relation.materialize()
+            return relation.materialize() if hold and relation is not None else relation
 
         try:
             return interruptible(self.connection, run)

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from vpnsql.errors import CredentialsError, ProviderError, VpnsqlError
@@ -208,9 +208,7 @@ def _with_value(call: Call, param: Param, value: str) -> Call:
     given = {**dict(call.params), param.name: value}
     order = [p.name for p in call.table.required_params if p.name in given]
     params = tuple((name, given[name]) for name in order)
-    return Call(
-        call.table, params, call.filters, call.limit, call.discover[1:], call.via, call.skippable
-    )
+    return replace(call, params=params, discover=call.discover[1:])
 
 
 def _answers(

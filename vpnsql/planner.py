@@ -112,18 +112,19 @@ def split_statements(text: str) -> list[str]:
     try:
         tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
     except sqlglot.errors.TokenError as err:
-        start = _unclosed_quote(text)
-        if start is None and "/*" in text and text.rfind("/*") > text.rfind("*/"):
-            raise SqlSyntaxError("a /* comment never ends", hint="close it with */") from None
-        if start is None:
+        unclosed = _unclosed(text)
+        if unclosed is None:
             raise SqlSyntaxError(f"cannot read the SQL: {err}") from None
+        start, opener = unclosed
         line = text.count("\n", 0, start) + 1
         column = start - text.rfind("\n", 0, start)
-        quote = text[start]
-        kind = "string" if quote == "'" else "quoted name"
+        if opener == "/*":
+            hint = "close it with */"
+        else:
+            hint = f"close it with {opener} (write {opener}{opener} for a {opener} inside it)"
+        kind = {"'": "string", '"': "quoted name", "/*": "/* comment"}[opener]
         raise SqlSyntaxError(
-            f"the {kind} that starts at line {line}, column {column} never ends",
-            hint=f"close it with {quote} (write {quote}{quote} for a {quote} inside it)",
+            f"the {kind} that starts at line {line}, column {column} never ends", hint=hint
         ) from None
     pieces: list[str] = []
     start = 0
@@ -232,9 +233,9 @@ def _mentions_provider(text: str, registry: Registry) -> bool:
     )
 
 
-def _unclosed_quote(text: str) -> int | None:
-    """Where a string or quoted name that is never closed starts (comments skipped)."""
-    index, start, quote = 0, None, ""
+def _unclosed(text: str) -> tuple[int, str] | None:
+    """Where a string, quoted name or /* comment that is never closed starts, and its opener."""
+    index, start, quote = 0, 0, ""
     while index < len(text):
         char = text[index]
         if quote:
@@ -246,9 +247,11 @@ def _unclosed_quote(text: str) -> int | None:
             start, quote = index, char
         elif text.startswith(("--", "/*"), index):
             end = text.find("\n" if char == "-" else "*/", index + 2)
-            index = len(text) if end < 0 else end
+            if end < 0:
+                return (index, "/*") if char == "/" else None
+            index = end
         index += 1
-    return start if quote else None
+    return (start, quote) if quote else None
 
 
 def _syntax_error(err: ParseError) -> SqlSyntaxError:

@@ -80,9 +80,7 @@ class Session:
                 action.method, action.table, targets, self.settings, self.confirm
             )
             return self._outcome(outcome)
-        if statement.tables:
-            return self.engine.snapshot(statement.text)
-        return self.engine.sql(statement.text)
+        return self.engine.sql(statement.text, hold=bool(statement.tables))
 
     def _load(self, statement: planner.Statement, cache: FetchCache) -> None:
         fetched = run_calls(
