@@ -1,0 +1,96 @@
+"""From references with their constraints to calls: fan-out over required params, filters,
+limits, and merging calls that share a table and params."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+
+from vpnsql.errors import ParamError
+from vpnsql.planner.constraints import Reference
+from vpnsql.planner.model import Call
+from vpnsql.tables import Param, Settings, Table, ViewBranch
+
+
+def group_by_table(references: list[Reference]) -> dict[Table, list[Reference]]:
+    grouped: dict[Table, list[Reference]] = {}
+    for reference in references:
+        grouped.setdefault(reference.table, []).append(reference)
+    return grouped
+
+
+def calls_for(table: Table, references: list[Reference], settings: Settings) -> list[Call]:
+    """One call per reference and combination of required-param values, merged."""
+    optional = [p.name for p in table.params if not p.required]
+    calls = []
+    for reference in references:
+        if matches_nothing(reference):
+            continue
+        filters = tuple(
+            (name, tuple(sorted(reference.values[name])))
+            for name in optional
+            if name in reference.values
+        )
+        for params, discover in _fan_out(table, reference, settings):
+            calls.append(Call(table, params, filters, reference.limit, discover))
+    return merge(calls)
+
+
+def matches_nothing(reference: Reference) -> bool:
+    """A param no value satisfies (`= NULL`, or `= 'a' AND = 'b'`): no row, so no call."""
+    return not all(reference.values.values())
+
+
+def merge(calls: Iterable[Call]) -> list[Call]:
+    """One call per table and set of params, so the shared table has no duplicate rows.
+
+    All references share one materialized table, so calls with the same params become one: a
+    filter survives only if every such call has it (values united), and a limit only if
+    every one has one.
+    """
+    groups: dict[
+        tuple[Table, tuple[tuple[str, str], ...], tuple[Param, ...], ViewBranch | None],
+        list[Call],
+    ] = {}
+    for call in calls:
+        groups.setdefault((call.table, call.params, call.discover, call.via), []).append(call)
+    merged = []
+    for (table, params, discover, via), group in groups.items():
+        filters = [dict(call.filters) for call in group]
+        common = [name for name in filters[0] if all(name in f for f in filters)]
+        united = tuple((n, tuple(sorted(set().union(*(f[n] for f in filters))))) for n in common)
+        limits = [call.limit for call in group]
+        limit = None if None in limits else max(x for x in limits if x is not None)
+        skippable = all(call.skippable for call in group)
+        merged.append(Call(table, params, united, limit, discover, via, skippable))
+    return merged
+
+
+def _fan_out(
+    table: Table, reference: Reference, settings: Settings
+) -> list[tuple[tuple[tuple[str, str], ...], tuple[Param, ...]]]:
+    """Every combination of required-param values, and the params left to discover."""
+    choices: list[list[tuple[str, str]]] = []
+    discover: list[Param] = []
+    for param in table.required_params:
+        values = reference.values.get(param.name)
+        if values is None and param.discover is not None:
+            discover.append(param)
+            continue
+        if values is None:
+            default = param.default(settings) if param.default else None
+            if default is None:
+                raise ParamError(
+                    f"{table.name} needs {param.name}",
+                    hint=f"add it to the WHERE clause, e.g. {_example_where(table)}",
+                )
+            try:
+                values = {param.validate(default)}
+            except ValueError as err:
+                raise ParamError(f"{table.name}: default {err}") from None
+        choices.append([(param.name, v) for v in sorted(values)])
+    return [(combination, tuple(discover)) for combination in itertools.product(*choices)]
+
+
+def _example_where(table: Table) -> str:
+    return " AND ".join(f"{p.name} = '{p.example}'" for p in table.required_params)

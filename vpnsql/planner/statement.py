@@ -1,0 +1,62 @@
+"""Planning a statement: commands, DELETE, or SQL whose virtual tables become calls."""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from vpnsql.commands import parse_command
+from vpnsql.errors import UnsupportedStatementError
+from vpnsql.planner.calls import calls_for, group_by_table
+from vpnsql.planner.delete import plan_delete
+from vpnsql.planner.model import Call, Resolved, Statement
+from vpnsql.planner.references import find_references, is_virtual
+from vpnsql.planner.syntax import DIALECT, mentions_provider, split_statements, syntax_error
+from vpnsql.planner.views import view_calls
+from vpnsql.registry import Registry
+from vpnsql.tables import Settings
+
+
+def plan(text: str, registry: Registry, settings: Settings | None = None) -> list[Statement]:
+    """Plan every statement of `text`."""
+    settings = settings or Settings()
+    return [plan_statement(piece, registry, settings) for piece in split_statements(text)]
+
+
+def plan_statement(
+    text: str, registry: Registry, settings: Settings, resolved: Resolved | None = None
+) -> Statement:
+    """Plan one statement: which calls to make before DuckDB runs `text` unchanged."""
+    resolved = resolved or {}
+    command = parse_command(text, registry, settings)
+    if command is not None:
+        return Statement(text, None, action=command)
+    try:
+        expression = sqlglot.parse_one(text, read=DIALECT)
+    except ParseError as err:
+        if mentions_provider(text, registry):
+            raise syntax_error(err) from None
+        # Not ours to judge: DuckDB's grammar is wider than sqlglot's, let DuckDB answer.
+        return Statement(text, None)
+    if isinstance(expression, exp.Delete) and is_virtual(expression.this, registry):
+        return plan_delete(text, expression, registry, settings, resolved, plan_statement)
+    references = list(find_references(expression, registry, resolved))
+    if references and isinstance(expression, exp.Create) and expression.kind == "VIEW":
+        raise UnsupportedStatementError(
+            f"a view over {references[0].table.name} would read whatever a later statement "
+            "fetched into it, not what this one asks for",
+            hint="keep the rows with CREATE TABLE ... AS SELECT, or use a CTE (WITH ...)",
+        )
+    pending = tuple(dict.fromkeys(sql for r in references for sql in r.pending))
+    if pending:
+        return Statement(text, expression, pending=pending)
+    calls: list[Call] = []
+    notices: list[str] = []
+    grouped = group_by_table(references)
+    for table, refs in grouped.items():
+        if table.fetch is None:
+            calls.extend(view_calls(table, refs, registry, settings, notices))
+        else:
+            calls.extend(calls_for(table, refs, settings))
+    return Statement(text, expression, tuple(calls), tables=tuple(grouped), notices=tuple(notices))

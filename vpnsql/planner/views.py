@@ -1,0 +1,102 @@
+"""View expansion: a cross-cloud view's reference becomes calls on each cloud's branch table."""
+
+from __future__ import annotations
+
+import itertools
+
+from vpnsql.errors import ParamError
+from vpnsql.planner.calls import matches_nothing, merge
+from vpnsql.planner.constraints import Reference
+from vpnsql.planner.model import Call
+from vpnsql.registry import Registry
+from vpnsql.tables import Param, Settings, Table, ViewBranch
+
+
+def view_calls(
+    view: Table,
+    references: list[Reference],
+    registry: Registry,
+    settings: Settings,
+    notices: list[str],
+) -> list[Call]:
+    """A view's calls: for each provider branch its WHERE clause allows, calls on the branch's
+    table with the view's values mapped onto the table's params (or their defaults)."""
+    branches = registry.branches(view)
+    calls: list[Call] = []
+    for reference in references:
+        _check_view_values(view, branches, reference)
+        if matches_nothing(reference):
+            continue
+        for provider, branch in branches:
+            wanted = reference.values.get("provider")
+            if wanted is None or provider in wanted:
+                calls.extend(_branch_calls(provider, branch, reference, settings, notices))
+    return merge(calls)
+
+
+def _check_view_values(
+    view: Table, branches: list[tuple[str, ViewBranch]], reference: Reference
+) -> None:
+    """A value no cloud could have is a mistake, not an empty answer."""
+    for view_param in {name for _, branch in branches for name in branch.params}:
+        for value in reference.values.get(view_param, ()):
+            params = [b.table.param(b.params[view_param]) for _, b in branches]
+            if not any(p is not None and accepts(p, value) for p in params):
+                raise ParamError(f"{view.name}: '{value}' is not a valid {view_param} on any cloud")
+
+
+def _branch_calls(
+    provider: str,
+    branch: ViewBranch,
+    reference: Reference,
+    settings: Settings,
+    notices: list[str],
+) -> list[Call]:
+    table = branch.table
+    named = "provider" in reference.values  # `provider = '...'`: this cloud was asked for
+    values: dict[str, list[str]] = {}
+    discover: list[Param] = []
+    for view_param, table_param in branch.params.items():
+        param = table.param(table_param)
+        if param is None:
+            raise ValueError(f"{table.name} has no param {table_param} for {branch.view.name}")
+        given = reference.values.get(view_param)
+        if given is not None:
+            accepted = [v for v in sorted(given) if accepts(param, v)]
+            if not accepted:
+                return []  # the values name other clouds' regions or endpoints
+            values[param.name] = accepted
+        elif param.discover is not None:
+            discover.append(param)
+        else:
+            default = param.default(settings) if param.default else None
+            if default is None and named:
+                raise ParamError(
+                    f"{branch.view.name}: {provider} has no default {param.name} configured",
+                    hint=f"name one in WHERE (region = '{param.example}')",
+                )
+            if default is None:
+                notices.append(f"{provider} skipped: no default {param.name} configured")
+                return []
+            values[param.name] = [default]
+    order = [p.name for p in table.required_params if p.name in values]
+    return [
+        Call(
+            table,
+            tuple(zip(order, combination, strict=True)),
+            (),
+            reference.limit,
+            tuple(discover),
+            branch,
+            skippable=not named,
+        )
+        for combination in itertools.product(*(values[name] for name in order))
+    ]
+
+
+def accepts(param: Param, value: str) -> bool:
+    try:
+        param.validate(value)
+    except ValueError:
+        return False
+    return True
