@@ -1,4 +1,4 @@
-"""The `vpnsql` command: argument parsing, exit codes, and the only place errors become text.
+"""The `vpnsql` command: argument parsing and exit codes (errors become text in runner.py).
 
 Heavy modules (duckdb, sqlglot, boto3, moto) are imported inside the functions that need them so
 `vpnsql --help` and `--version` stay instant.
@@ -17,14 +17,14 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from vpnsql import __version__
+from vpnsql.runner import EXIT_ERROR, report_error, report_failed_calls, run_statement
 
 if TYPE_CHECKING:
     import duckdb
 
-    from vpnsql import planner
     from vpnsql.session import Session
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+EXIT_OK, EXIT_USAGE, EXIT_PARTIAL = 0, 2, 3
 EXIT_INTERRUPTED, EXIT_BROKEN_PIPE, EXIT_TERMINATED = 130, 141, 143
 
 
@@ -202,25 +202,6 @@ def _show_notices(debug: bool) -> None:
         root.addHandler(logging.StreamHandler(sys.stderr) if debug else logging.NullHandler())
 
 
-def report_error(err: Exception) -> int:
-    """Print an error as one clear message (and a hint); return its exit code."""
-    from vpnsql.errors import VpnsqlError
-
-    if isinstance(err, VpnsqlError):
-        print(f"vpnsql: error: {err.message}", file=sys.stderr)
-        if err.hint:
-            print(f"hint: {err.hint}", file=sys.stderr)
-        return err.exit_code
-    import duckdb
-
-    if isinstance(err, duckdb.Error):
-        print(f"vpnsql: error: {err}", file=sys.stderr)
-        return EXIT_ERROR
-    print(f"vpnsql: internal error: {type(err).__name__}: {err}", file=sys.stderr)
-    print("hint: run again with --debug for the traceback, and report it", file=sys.stderr)
-    return EXIT_ERROR
-
-
 def _read_sql(args: argparse.Namespace) -> str | None:
     from vpnsql.errors import UsageError
 
@@ -276,23 +257,6 @@ def _check_output_args(args: argparse.Namespace) -> None:
         )
     if args.partition_by and not args.outfile:
         raise UsageError("--partition-by needs --outfile DIR")
-
-
-def run_statement(session: Session, statement: planner.Statement) -> duckdb.DuckDBPyRelation | None:
-    """Run one statement with a progress line on stderr; name each fetch --allow-partial
-    skipped, there too."""
-    from vpnsql.progress import Progress
-
-    with Progress(lambda: session.last_stats, sys.stderr):
-        relation = session.run(statement)
-    for failure in session.last_stats.failures:
-        print(f"vpnsql: skipped: {failure.error.message}", file=sys.stderr)
-    return relation
-
-
-def report_failed_calls(count: int) -> None:
-    """After an EXEC or DELETE whose calls partly failed: the rows say which and why."""
-    print(f"vpnsql: error: {count} call(s) failed; see the message column", file=sys.stderr)
 
 
 def _print_results(session: Session, sql: str, args: argparse.Namespace) -> int:

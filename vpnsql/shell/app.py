@@ -22,10 +22,10 @@ from prompt_toolkit.output import Output
 from pygments.lexers.sql import SqlLexer
 
 from vpnsql import output
-from vpnsql.cli import report_error, report_failed_calls, run_statement
 from vpnsql.engine import interruptible
 from vpnsql.errors import UsageError
 from vpnsql.fetch import FetchCache
+from vpnsql.runner import report_error, report_failed_calls, run_statement
 from vpnsql.session import Session
 from vpnsql.shell import meta
 from vpnsql.shell.completion import ShellCompleter, ValueBook, Vocabulary

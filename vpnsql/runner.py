@@ -1,0 +1,52 @@
+"""What the command line and the shell share: run a statement with its progress line, and
+turn errors into text. Both faces sit on this module; neither imports the other.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+EXIT_ERROR = 1
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from vpnsql import planner
+    from vpnsql.session import Session
+
+
+def report_error(err: Exception) -> int:
+    """Print an error as one clear message (and a hint); return its exit code."""
+    from vpnsql.errors import VpnsqlError
+
+    if isinstance(err, VpnsqlError):
+        print(f"vpnsql: error: {err.message}", file=sys.stderr)
+        if err.hint:
+            print(f"hint: {err.hint}", file=sys.stderr)
+        return err.exit_code
+    import duckdb
+
+    if isinstance(err, duckdb.Error):
+        print(f"vpnsql: error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"vpnsql: internal error: {type(err).__name__}: {err}", file=sys.stderr)
+    print("hint: run again with --debug for the traceback, and report it", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def run_statement(session: Session, statement: planner.Statement) -> duckdb.DuckDBPyRelation | None:
+    """Run one statement with a progress line on stderr; name each fetch --allow-partial
+    skipped, there too."""
+    from vpnsql.progress import Progress
+
+    with Progress(lambda: session.last_stats, sys.stderr):
+        relation = session.run(statement)
+    for failure in session.last_stats.failures:
+        print(f"vpnsql: skipped: {failure.error.message}", file=sys.stderr)
+    return relation
+
+
+def report_failed_calls(count: int) -> None:
+    """After an EXEC or DELETE whose calls partly failed: the rows say which and why."""
+    print(f"vpnsql: error: {count} call(s) failed; see the message column", file=sys.stderr)
