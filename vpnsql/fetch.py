@@ -67,6 +67,11 @@ class FetchStats:
         with self._lock:
             self.calls += count
 
+    def add_notice(self, notice: str) -> None:
+        with self._lock:
+            if notice not in self.notices:
+                self.notices.append(notice)
+
     def finish_call(self) -> None:
         with self._lock:
             self.done += 1
@@ -96,6 +101,8 @@ class FetchCache:
 def run_call(call: Call, settings: Settings, stats: FetchStats | None = None) -> list[Row]:
     """All rows of one call, at most `call.limit` of them when it has one."""
     request = FetchRequest(dict(call.params), dict(call.filters), call.limit, settings)
+    if stats is not None:
+        request = replace(request, notice=stats.add_notice)
     rows: list[Row] = []
     for page in call.table.fetch(request):
         if stats is not None:
@@ -169,9 +176,7 @@ def _failed(call: Call, error: ProviderError, stats: FetchStats) -> None:
     """Record a failed call; in a cross-cloud view a cloud without credentials that the
     statement did not name is skipped."""
     if call.skippable and isinstance(error, CredentialsError):
-        notice = f"{call.table.provider} skipped: no credentials configured"
-        if notice not in stats.notices:
-            stats.notices.append(notice)
+        stats.add_notice(f"{call.table.provider} skipped: no credentials configured")
         return
     stats.failures.append(Failure(call, error))
 

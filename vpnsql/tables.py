@@ -88,6 +88,9 @@ class FetchRequest:
     filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     limit: int | None = None
     settings: Settings = field(default_factory=Settings)
+    notice: Callable[[str], None] = field(default=lambda message: None, compare=False)
+    """Tells the user something the rows cannot (an endpoint with logging off): one line on
+    stderr, like the planner's notices. Never a substitute for an error."""
 
 
 class FetchFunction(Protocol):
