@@ -84,9 +84,10 @@ def test_the_credentials_chain_logs_nothing_of_its_own(monkeypatch: pytest.Monke
     """Its handler would print a traceback for each place it found nothing (ECS metadata...)."""
     import logging
 
+    from vpnsql.accounts import Account
     from vpnsql_providers.alibaba.client import _credentials
 
     for name in ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"):
         monkeypatch.delenv(name, raising=False)
-    assert "credential" in _credentials()
+    assert "credential" in _credentials(Account("alibaba", "default", None, "default chain"))
     assert not logging.getLogger("credentials").isEnabledFor(logging.ERROR)

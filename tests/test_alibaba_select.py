@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 import vpnsql
-from vpnsql.errors import ParamError, ProviderError, VpnsqlError
+from vpnsql.errors import NotConfigured, ProviderError, VpnsqlError
 from vpnsql.sandbox.alibaba import DEMO_GATEWAYS, DROP, Emulator
 from vpnsql.session import Session
+from vpnsql.tables import FetchRequest, Pages
 from vpnsql_providers.alibaba.client import MAX_ATTEMPTS, NETWORK_ATTEMPTS, THROTTLING_CODES
 from vpnsql_providers.alibaba.vpc import _pages
 
@@ -122,7 +123,7 @@ def test_default_region_comes_from_the_aliyun_cli_profile(
     monkeypatch.delenv("ALIBABA_CLOUD_REGION_ID")
     monkeypatch.setenv("HOME", str(tmp_path))
     sql = f"SELECT count(*) FROM {CLIENTS} WHERE VpnGatewayId = '{FRA_OFFICE.gateway_id}'"
-    with pytest.raises(ParamError, match="needs region"):
+    with pytest.raises(NotConfigured, match="no region configured"):
         session.sql(sql)
     profiles = [
         {"name": "default", "mode": "AK", "region_id": "cn-hangzhou"},
@@ -312,21 +313,34 @@ def test_clients_cannot_be_disconnected(
     assert emulator.calls(DESCRIBE_CLIENTS, HZ_OFFICE.gateway_id) == before
 
 
+def _paged(answer: Callable[[int, int], dict[str, Any]]) -> list[list[Any]]:
+    """Every page `_pages` gives, the side-by-side ones run in order."""
+    request = FetchRequest({"account": "default", "region": REGION})
+    pages: list[list[Any]] = []
+    for page in _pages(answer, lambda b: b["Items"], dict, request, "vpn-x"):
+        pages.extend([fetch() for fetch in page.fetches] if isinstance(page, Pages) else [page])
+    return pages
+
+
 def test_paging_never_stops_short_of_total_count() -> None:
-    """A page that ends before TotalCount is an error; a list that shrank ends the paging."""
+    """A page that ends before TotalCount, or a TotalCount that changes while the pages are
+    read (rows would be skipped or repeated), is an error, never a short answer."""
+
+    def whole(number: int, size: int) -> dict[str, Any]:
+        return {"TotalCount": 120, "Items": [{}] * min(size, 120 - (number - 1) * size)}
+
+    assert [len(page) for page in _paged(whole)] == [50, 50, 20]
 
     def shrinking(number: int, size: int) -> dict[str, Any]:
-        return {
-            "TotalCount": 120 if number == 1 else 70,
-            "Items": [{}] * (50 if number == 1 else 20),
-        }
+        return {"TotalCount": 120 if number == 1 else 70, "Items": [{}] * 20}
 
-    pages = list(_pages(shrinking, lambda b: b["Items"], dict, None, REGION, "vpn-x"))
-    assert [len(page) for page in pages] == [50, 20]
+    with pytest.raises(ProviderError, match="changed while it was read") as raised:
+        _paged(shrinking)
+    assert raised.value.code == "ListChanged"
 
     def lying(number: int, size: int) -> dict[str, Any]:
         return {"TotalCount": 100, "Items": [{}] * 50 if number == 1 else []}
 
-    with pytest.raises(ProviderError, match="empty after 50 of 100") as raised:
-        list(_pages(lying, lambda b: b["Items"], dict, None, REGION, "vpn-x"))
+    with pytest.raises(ProviderError, match="page 2 had 0 of its 50 rows") as raised:
+        _paged(lying)
     assert raised.value.code == "IncompletePaging"

@@ -216,7 +216,7 @@ def test_missing_param_shows_an_example(env: dict[str, str]) -> None:
     env.pop("AWS_DEFAULT_REGION")
     sql = f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = 'cvpn-endpoint-0a1b2c3d4e5f60001'"
     result = run("-e", sql, env=env)
-    assert_clean_error(result, 1, "needs region", "region = 'us-east-1'")
+    assert_clean_error(result, 1, "no region configured", "region = 'us-east-1'")
 
 
 def test_syntax_error_has_a_position(env: dict[str, str]) -> None:

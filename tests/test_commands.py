@@ -37,6 +37,7 @@ def test_exec_reads_arguments_by_canonical_name() -> None:
     assert isinstance(command, Exec)
     assert command.method.name == "client_vpn_connections_Terminate"
     assert command.args == {
+        "account": "default",  # the only account, filled in
         "ClientVpnEndpointId": EP,
         "region": "us-east-1",
         "ConnectionId": "cvpn-connection-0123",
@@ -136,13 +137,15 @@ def test_delete_plans_the_select_of_the_same_rows() -> None:
     assert len(statement.calls) == 2
 
 
-def test_delete_needs_the_required_params_and_a_method() -> None:
-    with pytest.raises(ParamError, match="needs region"):
-        plan_statement(
-            f"DELETE FROM aws.ec2_api.client_vpn_connections WHERE ClientVpnEndpointId = '{EP}'",
-            REGISTRY,
-            Settings(),
-        )
+def test_delete_fills_in_like_a_select_and_needs_a_method() -> None:
+    planned = plan_statement(
+        f"DELETE FROM aws.ec2_api.client_vpn_connections WHERE ClientVpnEndpointId = '{EP}'",
+        REGISTRY,
+        Settings(),
+    )
+    [call] = planned.calls
+    assert dict(call.params) == {"ClientVpnEndpointId": EP}
+    assert [p.name for p in call.discover] == ["account", "region"]
     with pytest.raises(Exception, match="read-only"):
         plan_statement(
             "DELETE FROM aws.ec2_api.client_vpn_endpoints WHERE region = 'us-east-1'",

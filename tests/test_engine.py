@@ -53,7 +53,8 @@ def test_bound_and_arrow_loads_give_the_same_table(monkeypatch: pytest.MonkeyPat
     assert first["ingressBytes"] == 2**62 and first["ingressPackets"] is None
     assert first["status"] == {"code": "active", "message": None}
     assert first["connectionEstablishedTime"] == datetime(2026, 11, 24, 9, 0, 0, 123456)
-    assert values[1][0] is None and values[1][-2] == []
+    second = dict(zip([c.name for c in CONNECTIONS.columns], values[1], strict=True))
+    assert second["clientVpnEndpointId"] is None and second["postureComplianceStatusSet"] == []
 
 
 def test_a_load_replaces_the_previous_rows() -> None:

@@ -287,7 +287,7 @@ def test_permission_errors_keep_their_code_and_hint(
     from vpnsql.sandbox import inject_aws_error
 
     endpoint = new_endpoint(3)
-    inject_aws_error("UnauthorizedOperation", 1)
+    inject_aws_error("UnauthorizedOperation", 1, action="DescribeClientVpnConnections")
     with pytest.raises(ProviderError) as caught:
         session.sql(
             f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{endpoint}' "

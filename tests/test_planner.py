@@ -9,7 +9,7 @@ import pytest
 from vpnsql.errors import ParamError, SqlSyntaxError, UnknownTableError, UnsupportedStatementError
 from vpnsql.planner import Call, plan, plan_statement, split_statements
 from vpnsql.registry import Registry
-from vpnsql.tables import Settings
+from vpnsql.tables import Column, Param, Provider, Settings, Table
 from vpnsql.views import PROVIDER as VIEWS
 from vpnsql_providers.alibaba import PROVIDER as ALIBABA
 from vpnsql_providers.aws import PROVIDER
@@ -68,18 +68,29 @@ def test_contradictory_constraints_make_no_call() -> None:
     assert calls(sql) == ()
 
 
+GATEWAYS = Table(
+    provider="acme",
+    service="vpn",
+    resource="sessions",
+    description="A table whose gateway only a user can name.",
+    columns=(Column("gatewayId", "VARCHAR", "The gateway."),),
+    params=(Param("gatewayId", "The gateway.", required=True, example="gw-0abc"),),
+    fetch=lambda request: iter(()),
+)
+
+
 def test_missing_required_param_names_it_with_an_example() -> None:
+    registry = Registry([Provider("acme", "ACME.", (GATEWAYS,))])
     with pytest.raises(ParamError) as caught:
-        calls(f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}'")
-    assert "needs region" in caught.value.message
-    assert "ClientVpnEndpointId = 'cvpn-endpoint-" in (caught.value.hint or "")
-    assert "region = 'us-east-1'" in (caught.value.hint or "")
+        plan_statement("SELECT * FROM acme.vpn.sessions", registry, Settings())
+    assert "needs gatewayId" in caught.value.message
+    assert "gatewayId = 'gw-0abc'" in (caught.value.hint or "")
 
 
 def test_an_open_endpoint_id_is_left_to_discovery() -> None:
     found = calls(f"SELECT * FROM {CONNS} WHERE region IN ('us-east-1', 'eu-west-1')")
     assert [dict(c.params) for c in found] == [{"region": "eu-west-1"}, {"region": "us-east-1"}]
-    assert all([p.name for p in c.discover] == ["ClientVpnEndpointId"] for c in found)
+    assert all([p.name for p in c.discover] == ["account", "ClientVpnEndpointId"] for c in found)
 
 
 def test_subquery_params_are_run_first_then_planned_with_their_values() -> None:
@@ -99,15 +110,12 @@ def test_subquery_params_are_run_first_then_planned_with_their_values() -> None:
         plan_statement(sql, REGISTRY, Settings(), {pending: ["nope"]})
 
 
-def test_missing_region_without_default_is_an_error() -> None:
-    with pytest.raises(ParamError, match="needs region"):
-        calls(f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}'")
-
-
-def test_missing_region_uses_the_configured_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-southeast-2")
-    sql = f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}'"
-    assert params(sql) == [{"ClientVpnEndpointId": EP, "region": "ap-southeast-2"}]
+def test_accounts_and_regions_left_open_are_filled_in_by_the_fetcher() -> None:
+    """The plan does not depend on the configuration: the fetcher resolves the configured
+    accounts and regions (or the defaults), in the table's declared order."""
+    [call] = calls(f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{EP}'")
+    assert dict(call.params) == {"ClientVpnEndpointId": EP}
+    assert [p.name for p in call.discover] == ["account", "region"]
 
 
 def test_required_param_under_or_is_refused_not_defaulted(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -343,7 +351,7 @@ def test_a_join_on_a_required_param_leaves_it_to_discovery(join: str) -> None:
     assert dict(found["client_vpn_endpoints"].params) == {"region": "eu-west-1"}
     connections = found["client_vpn_connections"]
     assert dict(connections.params) == {"region": "eu-west-1"}
-    assert [p.name for p in connections.discover] == ["ClientVpnEndpointId"]
+    assert [p.name for p in connections.discover] == ["account", "ClientVpnEndpointId"]
 
 
 def test_an_alibaba_join_on_the_gateway_leaves_it_to_discovery() -> None:
@@ -354,7 +362,7 @@ def test_an_alibaba_join_on_the_gateway_leaves_it_to_discovery() -> None:
     )
     found = {c.table.resource: c for c in plan_statement(sql, CLOUDS, Settings()).calls}
     assert dict(found["ssl_vpn_clients"].params) == {"region": "cn-hangzhou"}
-    assert [p.name for p in found["ssl_vpn_clients"].discover] == ["VpnGatewayId"]
+    assert [p.name for p in found["ssl_vpn_clients"].discover] == ["account", "VpnGatewayId"]
     assert dict(found["vpn_gateways"].params) == {"region": "cn-hangzhou"}
 
 
@@ -408,12 +416,8 @@ def test_a_provider_constraint_the_planner_cannot_read_asks_every_cloud(
     assert calls == {"aws": {"region": "eu-west-1"}, "alibaba": {"region": "eu-west-1"}}
 
 
-def test_view_regions_default_when_unconstrained_and_follow_equalities(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("ALIBABA_CLOUD_REGION_ID", "cn-hangzhou")
-    defaults = {"aws": {"region": "us-east-1"}, "alibaba": {"region": "cn-hangzhou"}}
+def test_view_regions_are_filled_in_when_unconstrained_and_follow_equalities() -> None:
+    defaults: dict[str, dict[str, str]] = {"aws": {}, "alibaba": {}}
     assert view_calls(f"SELECT * FROM {VIEW} WHERE status = 'active'") == defaults
     assert view_calls(f"SELECT * FROM {VIEW} v JOIN {VIEW} w ON v.region = w.region") == defaults
     assert view_calls(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from vpnsql.errors import ParamError, ProviderError
+from vpnsql.errors import NotConfigured, ProviderError
 from vpnsql.session import Session
 from vpnsql_providers.aws.client import ec2
 
@@ -174,7 +174,7 @@ def test_default_region_comes_from_the_configuration(
 
 def test_missing_region_makes_no_call(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_DEFAULT_REGION")
-    with pytest.raises(ParamError, match="needs region"):
+    with pytest.raises(NotConfigured, match="no region configured"):
         session.sql(f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = 'cvpn-endpoint-00000000'")
     assert session.last_stats.calls == 0
 

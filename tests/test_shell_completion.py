@@ -51,11 +51,11 @@ def test_table_names_complete_one_segment_at_a_time(vocabulary: Vocabulary) -> N
 
 def test_after_where_the_required_params_come_first(vocabulary: Vocabulary) -> None:
     found = texts(f"SELECT * FROM {CONNS} WHERE ", vocabulary)
-    assert found[:2] == ["ClientVpnEndpointId = ", "region = "]
+    assert found[:3] == ["account = ", "region = ", "ClientVpnEndpointId = "]  # declared order
     assert "connectionId" in found and "clientVpnEndpointId" not in found
-    # a param already set is not offered again; the other still is, first
+    # a param already set is not offered again; the others still are, first
     after_region = texts(f"SELECT * FROM {CONNS} WHERE region = 'us-east-1' AND ", vocabulary)
-    assert after_region[0] == "ClientVpnEndpointId = "
+    assert after_region[:2] == ["account = ", "ClientVpnEndpointId = "]
     assert "region = " not in after_region
     endpoints = texts("SELECT * FROM aws.ec2_api.client_vpn_endpoints WHERE re", vocabulary)
     assert endpoints[0] == "region = "
@@ -63,7 +63,7 @@ def test_after_where_the_required_params_come_first(vocabulary: Vocabulary) -> N
 
 def test_a_param_set_later_in_the_statement_counts(vocabulary: Vocabulary) -> None:
     before = f"SELECT * FROM {CONNS} WHERE "
-    after = f" AND ClientVpnEndpointId = '{EP}';"
+    after = f" AND ClientVpnEndpointId = '{EP}' AND account = 'default';"
     assert texts(before, vocabulary, after)[0] == "region = "
 
 
@@ -112,9 +112,9 @@ def test_values_seen_are_offered_where_a_value_goes(vocabulary: Vocabulary) -> N
 def test_exec_offers_methods_then_their_params(vocabulary: Vocabulary) -> None:
     assert texts("EXEC aws.ec2_api.client_vpn_connections.client", vocabulary) == [TERMINATE]
     params = texts(f"EXEC {TERMINATE} ", vocabulary)
-    assert params[:2] == ["@ClientVpnEndpointId=", "@region="]
+    assert params[:3] == ["@account=", "@ClientVpnEndpointId=", "@region="]
     assert {"@ConnectionId=", "@Username=", "@DryRun="} <= set(params)
-    rest = texts(f"EXEC {TERMINATE} @ClientVpnEndpointId='{EP}', @", vocabulary)
+    rest = texts(f"EXEC {TERMINATE} @account='default', @ClientVpnEndpointId='{EP}', @", vocabulary)
     assert rest[0] == "@region=" and "@ClientVpnEndpointId=" not in rest
 
 

@@ -128,7 +128,7 @@ def test_meta_commands(drive: Drive, tmp_path: Path, capsys: pytest.CaptureFixtu
     lines = driven.out.splitlines()
     for name in meta.COMMANDS:
         assert any(line.startswith(name) for line in lines), name
-    assert any(CONNS in line and "ClientVpnEndpointId, region" in line for line in lines)
+    assert any(CONNS in line and "account, region, ClientVpnEndpointId" in line for line in lines)
     assert "name: clientVpnEndpointId" in driven.out and "required: true" in driven.out
     assert "42" in driven.out and "second" in driven.out
     assert driven.shell.prompt.editing_mode == EditingMode.VI

@@ -42,7 +42,9 @@ def test_terminate_by_connection_id(session: Session, new_endpoint: Callable[...
     endpoint_id = new_endpoint(3)
     target, *others = sorted(statuses(session, endpoint_id))
     rows = session.sql(exec_args(endpoint_id, f"@ConnectionId='{target}'")).fetchall()
-    assert rows == [(endpoint_id, "us-east-1", None, target, "active", "terminating", None)]
+    assert rows == [
+        (endpoint_id, "us-east-1", "default", None, target, "active", "terminating", None)
+    ]
     after = statuses(session, endpoint_id)
     assert after[target] == ("terminated", True)
     assert all(after[other] == ("active", False) for other in others)
@@ -52,7 +54,7 @@ def test_terminate_by_connection_id(session: Session, new_endpoint: Callable[...
 def test_terminate_by_username(session: Session, new_endpoint: Callable[..., str]) -> None:
     endpoint_id = new_endpoint(connections=[{"Username": "eve"}] * 2 + [{"Username": "mallory"}])
     rel = session.sql(exec_args(endpoint_id, "@Username='eve'"))
-    assert [(r[2], r[5]) for r in rel.fetchall()] == [("eve", "terminating")] * 2
+    assert [(r[3], r[6]) for r in rel.fetchall()] == [("eve", "terminating")] * 2
     codes = sorted(code for code, _ in statuses(session, endpoint_id).values())
     assert codes == ["active", "terminated", "terminated"]
 
@@ -128,9 +130,9 @@ def test_delete_terminates_exactly_the_matching_active_connections(
     )
     rows = session.sql(delete(endpoint_id, predicate)).fetchall()
 
-    assert {row[3] for row in rows} == expected
-    assert {(row[4], row[5], row[6]) for row in rows} == {("active", "terminating", None)}
-    assert all(row[2] == users[row[3]] and row[2] for row in rows)  # who, from the SELECT
+    assert {row[4] for row in rows} == expected
+    assert {(row[5], row[6], row[7]) for row in rows} == {("active", "terminating", None)}
+    assert all(row[3] == users[row[4]] and row[3] for row in rows)  # who, from the SELECT
     after = statuses(session, endpoint_id)
     for cid, status in after.items():
         assert status == (("terminated", True) if cid in expected else before[cid])
@@ -153,7 +155,7 @@ def test_delete_of_one_runs_without_confirmation(
     endpoint_id = new_endpoint(3)
     target = sorted(statuses(session, endpoint_id))[0]
     rows = session.sql(delete(endpoint_id, f"connectionId = '{target}'")).fetchall()
-    assert [row[3] for row in rows] == [target]
+    assert [row[4] for row in rows] == [target]
 
 
 def test_answering_no_terminates_nothing(aws_env: Any, new_endpoint: Callable[..., str]) -> None:
@@ -191,8 +193,8 @@ def test_a_failed_terminate_does_not_hide_the_others(
     assert len(rows) == 3
     failures = [row for row in rows if row[-1] is not None]
     assert len(failures) == 1 and "does not exist" in failures[0][-1]
-    assert all(row[2] for row in rows)  # the failed one names its user too
-    assert [row[5] for row in rows if row[-1] is None] == ["terminating"] * 2
+    assert all(row[3] for row in rows)  # the failed one names its user too
+    assert [row[6] for row in rows if row[-1] is None] == ["terminating"] * 2
     assert session.last_failed == 1
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from vpnsql.errors import ParamError
+from vpnsql.errors import NotConfigured, ParamError
 from vpnsql.fetch import FetchFailed
 from vpnsql.session import Session
 
@@ -53,7 +53,8 @@ def test_one_meaning_per_column_on_both_clouds(session: Session, clouds: dict[st
     ]  # fmt: skip
     li, ann, bot = found
     assert li == {
-        "provider": "alibaba", "region": ALIBABA_REGION, "endpointId": clouds["alibaba"],
+        "provider": "alibaba", "account": "default", "accountId": None,
+        "region": ALIBABA_REGION, "endpointId": clouds["alibaba"],
         "connectionId": None, "identity": "li", "privateIp": "10.9.0.2",
         "publicIp": "203.0.113.9", "status": "active",
         "connectedAt": datetime(2025, 11, 24, 16, 0, 0), "endedAt": None,
@@ -64,6 +65,7 @@ def test_one_meaning_per_column_on_both_clouds(session: Session, clouds: dict[st
     )  # fmt: skip
     assert (ann["status"], ann["bytesFromClient"], ann["bytesToClient"]) == ("active", 100, 7)
     assert ann["connectionId"].startswith("cvpn-connection-")
+    assert (ann["account"], ann["accountId"]) == ("default", "123456789012")
     assert (bot["status"], bot["endedAt"] is not None) == ("terminated", True)
 
 
@@ -160,7 +162,7 @@ def test_a_cloud_without_a_default_region_is_skipped_with_a_notice(
         providers = Session().sql(f"SELECT DISTINCT provider FROM {VIEW}").fetchall()
     assert providers == [("alibaba",)]
     assert "aws skipped: no default region configured" in caplog.text
-    with pytest.raises(ParamError, match="aws has no default region configured"):
+    with pytest.raises(NotConfigured, match="no region configured"):
         Session().sql(f"SELECT * FROM {VIEW} WHERE provider = 'aws'")
 
 
@@ -170,14 +172,15 @@ def test_failed_view_calls_follow_the_failure_policy(aws_env: Any, clouds: dict[
         f"region IN ('{AWS_REGION}', '{ALIBABA_REGION}') "
         f"AND endpointId IN ('{clouds['aws']}', '{missing}')"
     )
-    with pytest.raises(FetchFailed) as caught:  # the gateway is looked for in both regions
+    # the gateway is looked for in cn-shenzhen only: ca-central-1 is AWS's, not Alibaba's
+    with pytest.raises(FetchFailed) as caught:
         rows(Session(), where)
-    assert caught.value.message.count("InvalidVpnGatewayInstanceId.NotFound") == 2
+    assert caught.value.message.count("InvalidVpnGatewayInstanceId.NotFound") == 1
     partial = Session(allow_partial=True)
     found = rows(partial, where)
     assert {r["provider"] for r in found} == {"aws"} and len(found) == 2
     failures = partial.last_stats.failures
-    assert len(failures) == 2
+    assert len(failures) == 1
     assert all(f.error.provider == "alibaba" and missing in f.error.message for f in failures)
 
 

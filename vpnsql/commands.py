@@ -8,14 +8,15 @@ DuckDB).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot.tokens import Token, TokenType
 
-from vpnsql.errors import ParamError, SqlSyntaxError, UnknownTableError
+from vpnsql.errors import ParamError, ProviderError, SqlSyntaxError, UnknownTableError
 from vpnsql.registry import Registry
-from vpnsql.tables import Method, Settings, Table
+from vpnsql.tables import FetchRequest, Method, Param, Settings, Table
 
 SHOW_KINDS = {"PROVIDERS": 0, "SERVICES": 1, "RESOURCES": 2, "METHODS": 3}
 """What SHOW lists, and how many name parts its `IN` scope has."""
@@ -232,16 +233,37 @@ def check_args(
         args[known] = _checked(table, method, known, value)
     for name in method.required:
         param = table.param(name)
-        if name not in args and param is not None and param.default is not None:
-            default = param.default(settings)
-            if default is not None:
-                args[name] = _checked(table, method, name, default)
+        if name not in args and param is not None:
+            value = _filled_in(table, method, param, args, settings)
+            if value is not None:
+                args[name] = _checked(table, method, name, value)
         if name not in args:
             raise ParamError(f"{method.name} needs @{name}", hint=_example(table, method))
     if method.one_of and not any(name in args for name in method.one_of):
         targets = " or ".join(f"@{n}" for n in method.one_of)
         raise ParamError(f"{method.name} needs {targets}", hint=_example(table, method))
     return args
+
+
+def _filled_in(
+    table: Table, method: Method, param: Param, args: Mapping[str, object], settings: Settings
+) -> str | None:
+    """The value the configuration gives a missing argument, when it gives exactly one (the
+    only account, the only region); several are an error, since EXEC acts on one target."""
+    if param.resolve is None:
+        return None
+    known = {name: str(value) for name, value in args.items() if table.param(name) is not None}
+    try:
+        values = param.resolve(FetchRequest(known, settings=settings))
+    except ProviderError:
+        return None
+    if values and len(values) > 1:
+        raise ParamError(
+            f"{method.name} needs @{param.name}: the configuration has several "
+            f"({', '.join(values)})",
+            hint=_example(table, method),
+        )
+    return values[0] if values else None
 
 
 def _checked(table: Table, method: Method, name: str, value: object) -> object:

@@ -6,16 +6,19 @@ statement resolves exactly as written, and DuckDB re-applies every predicate its
 
 from __future__ import annotations
 
+import itertools
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 
 from vpnsql.errors import QueryError
-from vpnsql.tables import Column, Row, Table
+from vpnsql.tables import Column, Row, Table, ViewBranch
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -79,8 +82,18 @@ def qualified(table: Table) -> str:
     return ".".join(quote(part) for part in (table.provider, table.service, table.resource))
 
 
+STAGE_CATALOG = "__vpnsql"
+"""Where each call's rows are kept (one table per call); the virtual tables are views over them."""
+
+
 class Engine:
-    """One DuckDB connection holding the materialized virtual tables of a session."""
+    """One DuckDB connection holding a session's fetched rows and its virtual tables.
+
+    Each API call's rows go, page by page, into a staging table of their own; a virtual table
+    is a view over the staged calls a statement read, in plan order. So Python holds about a
+    page per call in flight, a call answered from the shell's cache costs no reload, and the
+    staged tables nobody uses any more are dropped (`collect`).
+    """
 
     def __init__(self, database: str = ":memory:") -> None:
         # DuckDB opens the database without holding the GIL (about 30 ms), so it opens in the
@@ -91,8 +104,12 @@ class Engine:
         self._opening = opener.submit(_open, database)
         opener.shutdown(wait=False)
         self._schemas: dict[tuple[Column, ...], pa.Schema] = {}
-        self._created: set[Table] = set()
         self._catalogs: set[str] = set()
+        self._views: dict[Table, list[str]] = {}
+        self._staged: set[str] = set()
+        self._names = itertools.count(1)
+        self.lock = threading.RLock()
+        """Held around every use of the connection from the fetcher's threads."""
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -103,32 +120,80 @@ class Engine:
         select, params = _bound(columns, rows)
         return self.connection.sql(select, params=params)
 
+    def stage(self, table: Table, via: ViewBranch | None = None) -> _Stage:
+        """A new staging table for one call of `table` (and of the view `via` maps it into)."""
+        targets = [(table, None)]
+        if via is not None:
+            targets.append((via.view, via.row))
+        with self.lock:
+            self._catalog(STAGE_CATALOG)
+            parts = []
+            for target, mapping in targets:
+                name = f"{quote(STAGE_CATALOG)}.s{next(self._names)}"
+                columns = ", ".join(f"{quote(c.name)} {c.type}" for c in target.columns)
+                self.connection.execute(f"CREATE TABLE {name} ({columns})")
+                self._staged.add(name)
+                parts.append(_Part(target, name, mapping))
+        return _Stage(self, parts)
+
+    def assemble(self, table: Table, staged: Sequence[StagedCall]) -> None:
+        """Make the virtual table show exactly these calls' rows, in this order."""
+        names = [call.tables[table] for call in staged]
+        if names:
+            body = " UNION ALL ".join(f"SELECT * FROM {name}" for name in names)
+        else:
+            casts = ", ".join(f"NULL::{c.type} AS {quote(c.name)}" for c in table.columns)
+            body = f"SELECT {casts} WHERE false"
+        with self.lock:
+            self._catalog(table.provider)
+            schema = f"{quote(table.provider)}.{quote(table.service)}"
+            self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            self.connection.execute(f"CREATE OR REPLACE VIEW {qualified(table)} AS {body}")
+            self._views[table] = names
+
     def load(self, table: Table, rows: Sequence[Row]) -> None:
-        """Replace the table's content with `rows`, typed as declared (DuckDB casts each column,
-        whichever way it arrives)."""
-        if table not in self._created:
-            self._create(table)
-        name = qualified(table)
-        self.connection.execute(f"DELETE FROM {name}")
+        """Make the virtual table show exactly `rows` (for tests and tools that have rows)."""
+        stage = self.stage(table)
+        stage.append(list(rows))
+        self.assemble(table, [stage.close()])
+
+    def collect(self, keep: Iterable[StagedCall]) -> None:
+        """Drop the staged calls that neither a virtual table nor `keep` (the cache) uses."""
+        used = {name for names in self._views.values() for name in names}
+        used |= {name for call in keep for name in call.tables.values()}
+        with self.lock:
+            for name in self._staged - used:
+                self.connection.execute(f"DROP TABLE IF EXISTS {name}")
+            self._staged &= used
+
+    def drop(self, names: Iterable[str]) -> None:
+        with self.lock:
+            for name in names:
+                if name in self._staged:
+                    self.connection.execute(f"DROP TABLE IF EXISTS {name}")
+                    self._staged.discard(name)
+
+    def insert(self, name: str, table: Table, rows: Sequence[Row]) -> None:
+        """Typed rows into a staging table: through Arrow once pyarrow is loaded (or the rows
+        are many), else as bound list parameters, which spare a small answer the import."""
+        columns = table.columns
         try:
-            self._insert(name, table.columns, rows)
-        except (duckdb.Error, OverflowError, ValueError) as err:
+            with self.lock:
+                if len(rows) < ARROW_ROWS and "pyarrow" not in sys.modules:
+                    select, params = _bound(columns, rows)
+                    self.connection.execute(f"INSERT INTO {name} {select}", params)
+                    return
+                self.connection.register("__vpnsql_load", self._arrow(columns, rows))
+                try:
+                    self.connection.execute(f"INSERT INTO {name} SELECT * FROM __vpnsql_load")
+                finally:
+                    self.connection.unregister("__vpnsql_load")
+        except (duckdb.Error, OverflowError, ValueError, TypeError) as err:
             reason = str(err).split("\n\n")[0]  # not DuckDB's echo of vpnsql's own SQL
             raise QueryError(
                 f"cannot load {table.name}: {reason}",
                 hint="the API sent a value that does not fit the column's declared type",
             ) from None
-
-    def _insert(self, name: str, columns: tuple[Column, ...], rows: Sequence[Row]) -> None:
-        if len(rows) < ARROW_ROWS:
-            select, params = _bound(columns, rows)
-            self.connection.execute(f"INSERT INTO {name} {select}", params)
-            return
-        self.connection.register("__vpnsql_load", self._arrow(columns, rows))
-        try:
-            self.connection.execute(f"INSERT INTO {name} SELECT * FROM __vpnsql_load")
-        finally:
-            self.connection.unregister("__vpnsql_load")
 
     def _arrow(self, columns: tuple[Column, ...], rows: Sequence[Row]) -> pa.Table:
         """Rows as an Arrow table typed by the declared DuckDB types (DuckDB maps them)."""
@@ -141,15 +206,10 @@ class Engine:
         data = {name: [row.get(name) for row in rows] for name in schema.names}
         return pa.Table.from_pydict(data, schema=schema)
 
-    def _create(self, table: Table) -> None:
-        if table.provider not in self._catalogs:
-            self.connection.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {quote(table.provider)}")
-            self._catalogs.add(table.provider)
-        schema = f"{quote(table.provider)}.{quote(table.service)}"
-        self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        columns = ", ".join(f"{quote(c.name)} {c.type}" for c in table.columns)
-        self.connection.execute(f"CREATE OR REPLACE TABLE {qualified(table)} ({columns})")
-        self._created.add(table)
+    def _catalog(self, name: str) -> None:
+        if name not in self._catalogs:
+            self.connection.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {quote(name)}")
+            self._catalogs.add(name)
 
     def sql(self, text: str, *, hold: bool = False) -> duckdb.DuckDBPyRelation | None:
         """Run the user's statement as written; a relation for queries, None otherwise.
@@ -174,6 +234,62 @@ class Engine:
         if relation is None:
             raise QueryError(f"not a query: {query}")
         return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One staging table of a call: the table it feeds, and how a row maps into it (a view)."""
+
+    table: Table
+    name: str
+    mapping: Callable[[Row], Row] | None
+
+
+@dataclass(frozen=True)
+class StagedCall:
+    """A call's rows, staged: where they are for each table they feed, and how many."""
+
+    rows: int
+    tables: Mapping[Table, str]
+
+
+class _Stage:
+    """Where one call's pages go as they arrive (the fetcher's `Stage`)."""
+
+    def __init__(self, engine: Engine, parts: list[_Part]) -> None:
+        self._engine = engine
+        self._parts = parts
+        self._buffer: list[Row] = []
+        self._rows = 0
+        self._open = True
+
+    def append(self, rows: list[Row]) -> None:
+        """Buffer a page; flush once the buffer is big, or at once when pyarrow is loaded
+        (then each page is inserted as it comes, and Python holds only that page)."""
+        if not self._open:
+            return  # the fetch gave up on this call (a deadline, Ctrl-C)
+        self._buffer.extend(rows)
+        self._rows += len(rows)
+        if len(self._buffer) >= ARROW_ROWS or "pyarrow" in sys.modules:
+            self._flush()
+
+    def close(self) -> StagedCall:
+        self._flush()
+        self._open = False
+        return StagedCall(self._rows, {part.table: part.name for part in self._parts})
+
+    def discard(self) -> None:
+        self._open = False
+        self._buffer = []
+        self._engine.drop(part.name for part in self._parts)
+
+    def _flush(self) -> None:
+        rows, self._buffer = self._buffer, []
+        if not rows or not self._open:
+            return
+        for part in self._parts:
+            mapped = rows if part.mapping is None else [part.mapping(row) for row in rows]
+            self._engine.insert(part.name, part.table, mapped)
 
 
 def _open(database: str) -> duckdb.DuckDBPyConnection:

@@ -49,21 +49,37 @@ class ProviderError(VpnsqlError):
         *,
         provider: str,
         code: str | None = None,
+        account: str | None = None,
         region: str | None = None,
         target: str | None = None,
         hint: str | None = None,
     ) -> None:
-        where = ", ".join(p for p in (provider, region, target) if p)
+        where = ", ".join(p for p in (provider, account, region, target) if p)
         prefix = f"{code}: " if code else ""
         super().__init__(f"{prefix}{message} ({where})", hint=hint)
         self.provider = provider
         self.code = code
+        self.account = account
         self.region = region
         self.target = target
 
 
-class CredentialsError(ProviderError):
+class NotConfigured(ProviderError):
+    """A cloud lacks what a call needs (credentials, a default region). In a cross-cloud view
+    a cloud the statement did not name is then skipped with a notice saying `reason`."""
+
+    def __init__(self, message: str, *, reason: str, **where: str | None) -> None:
+        super().__init__(message, **where)  # type: ignore[arg-type]
+        self.reason = reason
+
+
+class CredentialsError(NotConfigured):
     """No usable credentials for a provider; the hint says how to configure them."""
+
+    def __init__(
+        self, message: str, *, reason: str = "no credentials configured", **where: str | None
+    ) -> None:
+        super().__init__(message, reason=reason, **where)
 
 
 class QueryError(VpnsqlError):

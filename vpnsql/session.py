@@ -14,7 +14,7 @@ import duckdb
 
 from vpnsql import planner, statements
 from vpnsql.commands import Describe, Exec, Show
-from vpnsql.engine import Engine
+from vpnsql.engine import Engine, StagedCall
 from vpnsql.fetch import FetchCache, FetchStats, run_calls
 from vpnsql.registry import Registry
 from vpnsql.statements import Confirm, Outcome
@@ -44,6 +44,11 @@ class Session:
         self.allow_partial = allow_partial
         self.last_stats = FetchStats()
         self.last_failed = 0
+        self._prepare = {
+            name: provider.prepare
+            for name, provider in self.registry.providers.items()
+            if provider.prepare is not None
+        }
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -64,6 +69,15 @@ class Session:
         self.last_failed = 0
         # Within one statement a (table, params) is fetched once, even if a subquery read it.
         cache = self.cache if self.cache is not None else FetchCache(ttl=math.inf)
+        try:
+            return self._run(statement, cache)
+        finally:
+            kept = self.cache.answers() if self.cache is not None else []
+            self.engine.collect(answer for answer in kept if isinstance(answer, StagedCall))
+
+    def _run(
+        self, statement: planner.Statement, cache: FetchCache
+    ) -> duckdb.DuckDBPyRelation | None:
         statement = self._resolve(statement, cache)
         action = statement.action
         if isinstance(action, Show):
@@ -86,13 +100,15 @@ class Session:
         fetched = run_calls(
             statement.calls,
             self.settings,
+            self.engine.stage,
             cache,
             self.last_stats,
             allow_partial=self.allow_partial,
+            prepare=self._prepare,
         )
         for table in dict.fromkeys([*statement.tables, *fetched]):
-            self.engine.load(table, fetched.get(table, []))
-        for notice in [*statement.notices, *self.last_stats.notices]:
+            self.engine.assemble(table, fetched.get(table, []))  # type: ignore[arg-type]
+        for notice in self.last_stats.notices:
             log.warning("%s", notice)
 
     def _resolve(self, statement: planner.Statement, cache: FetchCache) -> planner.Statement:

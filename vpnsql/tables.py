@@ -7,10 +7,15 @@ at import, not in the middle of a user's query.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from vpnsql.accounts import Account
+    from vpnsql.config import Config, Key
 
 Row = dict[str, Any]
 """One record, keyed by declared column name, values already typed (int, datetime, dict, list)."""
@@ -20,15 +25,33 @@ Row = dict[str, Any]
 class Settings:
     """Run-wide options a provider may need (credentials profile, pool size, dry run).
 
-    `dry_run` turns every method call (terminate) of the run into the API's dry run. `state` is
-    per-session scratch space for providers (e.g. SDK clients), so nothing made for one
-    session's credentials or endpoint leaks into another's.
+    `dry_run` turns every method call (terminate) of the run into the API's dry run.
+    `config` is the estate (vpnsql.config.Config: accounts and regions per provider).
+    `max_concurrency` bounds API calls in flight in all; `region_concurrency` those of one
+    (provider, account, region), as the clouds throttle. `timeout` bounds a statement's fetch
+    (seconds); `max_calls` the API calls one statement may make. `state` is per-session
+    scratch space for providers (SDK clients, credentials), so nothing made for one session's
+    credentials or endpoint leaks into another's.
     """
 
     profile: str | None = None
-    max_concurrency: int = 16
+    max_concurrency: int = 64
     dry_run: bool = False
+    config: Config = field(default_factory=lambda: _empty_config())
+    region_concurrency: int = 10
+    timeout: float = 300.0
+    max_calls: int = 5000
     state: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def section(self, provider: str) -> Mapping[str, Any]:
+        """The config file's section for a provider (empty without a file)."""
+        return self.config.sections.get(provider, {})
+
+
+def _empty_config() -> Config:
+    from vpnsql.config import Config
+
+    return Config()
 
 
 @dataclass(frozen=True)
@@ -54,20 +77,33 @@ class Param:
     required: bool = False
     pattern: str | None = None
     example: str = "..."
-    default: Callable[[Settings], str | None] | None = None
     aliases: tuple[str, ...] = ()
     absent: frozenset[str] = frozenset()
     """Error codes meaning "no such value here" (an endpoint ID asked in a region it is not
-    in). When a statement asks a value in several places, those calls count as zero rows as
-    long as the value answered somewhere; a value found nowhere stays an error."""
+    in, an account or region another cloud has). When a statement asks a value in several
+    places, those calls count as zero rows as long as the value answered somewhere; a value
+    found nowhere stays an error."""
     discover: Callable[[FetchRequest], Iterable[str]] | None = None
-    """For a required param the WHERE clause leaves open: list its values (e.g. every endpoint
-    of the region); the request carries the table's other required params."""
+    """For a required param the WHERE clause leaves open: list its values with an API call
+    (every endpoint of the region). Required params are discovered in declaration order, and
+    the request carries the values of those declared before it."""
+    resolve: Callable[[FetchRequest], Sequence[str] | None] | None = None
+    """Values known without an API call (the configured accounts or regions); when it
+    answers, `discover` is not called. It may raise NotConfigured (no default region)."""
+    known: Callable[[], Collection[str]] | None = None
+    """Every value the cloud has, from the SDK's own data (AWS regions): a literal outside it
+    is an error before any call."""
 
     @property
     def names(self) -> tuple[str, ...]:
         """Every column name that sets this param (lower case): its name and its aliases."""
         return tuple(n.lower() for n in (self.name, *self.aliases))
+
+    @property
+    def open(self) -> bool:
+        """Whether vpnsql fills the param in when the WHERE clause does not (resolved from
+        the configuration or discovered); else a user must give it."""
+        return self.discover is not None or self.resolve is not None
 
     def validate(self, value: object) -> str:
         """Return the value as the API's string, or raise ValueError saying what was expected."""
@@ -77,6 +113,12 @@ class Param:
             raise ValueError(
                 f"'{value}' is not a valid {self.name} (expected something like '{self.example}')"
             )
+        if self.known is not None:
+            known = self.known()
+            if value not in known:
+                close = difflib.get_close_matches(value, sorted(known), n=3, cutoff=0.6)
+                nearest = f"; nearest: {', '.join(close)}" if close else ""
+                raise ValueError(f"'{value}' is not a {self.name} the cloud has{nearest}")
         return value
 
 
@@ -90,13 +132,24 @@ class FetchRequest:
     settings: Settings = field(default_factory=Settings)
     notice: Callable[[str], None] = field(default=lambda message: None, compare=False)
     """Tells the user something the rows cannot (an endpoint with logging off): one line on
-    stderr, like the planner's notices. Never a substitute for an error."""
+    stderr. Never a substitute for an error."""
+
+
+@dataclass(frozen=True)
+class Pages:
+    """What a fetch function may yield, as its last item, instead of a page: fetches of the
+    remaining pages, which the fetcher runs side by side within the call's throttling bounds
+    and stages in this order (pages numbered from a first page's total). Only without a
+    `request.limit`, which needs pages in sequence."""
+
+    fetches: tuple[Callable[[], list[Row]], ...]
 
 
 class FetchFunction(Protocol):
-    """Yields pages of typed rows; stops early once `request.limit` rows were yielded."""
+    """Yields pages of typed rows (or, last, `Pages`); stops early once `request.limit` rows
+    were yielded."""
 
-    def __call__(self, request: FetchRequest) -> Iterator[list[Row]]: ...
+    def __call__(self, request: FetchRequest) -> Iterator[list[Row] | Pages]: ...
 
 
 @dataclass(frozen=True)
@@ -222,6 +275,11 @@ class Provider:
     `credentials(environ, settings)` says where credentials would come from ("environment
     variables", a profile, a file) or None, cheaply and without reading any secret.
     `view_branches` are its parts of cross-cloud views such as `vpn.client_connections`.
+    `config` declares the keys of its section of the config file. `accounts(settings)` lists
+    its estate (configured accounts, those an Organization discovers) and `identity(account,
+    settings)` proves one account's credentials with one cheap call, returning its ID: both
+    for SHOW ACCOUNTS. `prepare()` warms up what its first call would otherwise wait for (an
+    SDK import); the fetcher runs it in the background as soon as a plan calls the provider.
     """
 
     name: str
@@ -229,6 +287,10 @@ class Provider:
     tables: tuple[Table, ...]
     credentials: Callable[[Mapping[str, str], Settings], str | None] | None = None
     view_branches: tuple[ViewBranch, ...] = ()
+    config: tuple[Key, ...] = ()
+    accounts: Callable[[Settings], Sequence[Account]] | None = None
+    identity: Callable[[Account, Settings], str | None] | None = None
+    prepare: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         for table in self.tables:

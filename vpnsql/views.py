@@ -3,11 +3,14 @@
 The view's columns have one meaning whatever the cloud. It fetches nothing itself: each
 provider contributes a `ViewBranch` (which of its tables feeds the view, how the view's
 `region` and `endpointId` map onto that table's params, how a row maps onto the view), and the
-planner turns a query on the view into calls on those tables.
+planner turns a query on the view into calls on those tables. Its required params are the
+ones that decide which calls are made (mapped onto each cloud's required params); `provider`
+and `accountId` only narrow.
 """
 
 from __future__ import annotations
 
+from vpnsql import accounts
 from vpnsql.tables import Column, Param, Provider, Table
 
 CLIENT_CONNECTIONS = Table(
@@ -20,6 +23,7 @@ CLIENT_CONNECTIONS = Table(
     ),
     columns=(
         Column("provider", "VARCHAR", "The cloud: aws or alibaba."),
+        *accounts.columns("The cloud's account ID (AWS: 12 digits; NULL where not known)."),
         Column("region", "VARCHAR", "The region of the endpoint or gateway."),
         Column("endpointId", "VARCHAR", "The Client VPN endpoint (AWS) or VPN gateway (Alibaba)."),
         Column("connectionId", "VARCHAR", "The connection's ID; NULL on Alibaba, which has none."),
@@ -39,11 +43,23 @@ CLIENT_CONNECTIONS = Table(
     params=(
         Param("provider", "Only these clouds are called.", pattern=r"[a-z0-9_]+", example="aws"),
         Param(
-            "region", "Only these regions; else each cloud's default region.", example="us-east-1"
+            "account",
+            "Only these accounts; else every account of each cloud's estate.",
+            required=True,
+            pattern=accounts.NAME_PATTERN,
+            example="prod",
+        ),
+        Param("accountId", "Only the accounts with these IDs.", example="111122223333"),
+        Param(
+            "region",
+            "Only these regions; else each cloud's configured (or default) regions.",
+            required=True,
+            example="us-east-1",
         ),
         Param(
             "endpointId",
             "Only these endpoints or gateways; else every one of the region.",
+            required=True,
             example="cvpn-endpoint-0123456789abcdef0",
         ),
     ),

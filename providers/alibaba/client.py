@@ -12,7 +12,6 @@ gives its complete answer, and a persistent one fails loudly.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -22,12 +21,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from vpnsql.accounts import DEFAULT, Account
 from vpnsql.credentials import first_file_mentioning
 from vpnsql.errors import CredentialsError, ProviderError
 from vpnsql.tables import Settings
+from vpnsql_providers.alibaba.estate import estate
 
 ENDPOINT_VARIABLE = "VPNSQL_ALIBABA_ENDPOINT"
-REGION_VARIABLE = "ALIBABA_CLOUD_REGION_ID"
 THROTTLING_CODES = ("Throttling.User", "Throttling", "ServiceUnavailable")
 MAX_ATTEMPTS = 5
 NETWORK_ATTEMPTS = 3  # as botocore's standard mode does for AWS; every call here is a read
@@ -51,30 +51,58 @@ _PERMISSION_HINT = (
     "grant the RAM user or role vpc:DescribeSslVpnClients and vpc:DescribeVpnGateways"
 )
 _lock = threading.Lock()
+_prepare_lock = threading.Lock()
 
 
-def vpc(region: str, settings: Settings) -> Any:
-    """The session's VPC client for the region (SDK clients are safe to share across threads)."""
+def vpc(region: str, settings: Settings, account: str = DEFAULT) -> Any:
+    """The account's VPC client for the region (SDK clients are safe to share across threads)."""
     with _lock:
         clients = settings.state.setdefault("alibaba.vpc", {})
-        client = clients.get(region)
+        client = clients.get((account, region))
         if client is None:
-            client = clients[region] = _new_client(region, settings)
+            client = clients[(account, region)] = _new_client(account, region, settings)
     return client
 
 
-def _new_client(region: str, settings: Settings) -> Any:
+def _new_client(account: str, region: str, settings: Settings) -> Any:
     from alibabacloud_tea_openapi.utils_models import Config
     from alibabacloud_vpc20160428.client import Client
 
+    prepare()
     config = Config(
         region_id=region,
         retry_options=_retry_options(),
         max_idle_conns=max(10, settings.max_concurrency),
         **_endpoint(region),
-        **_credentials(),
+        **_credentials(estate(settings).account(account)),
     )
     return Client(config)
+
+
+def prepare() -> None:
+    """Import the SDK (about half a second) and make its HTTP sessions safe to share.
+
+    The fetcher runs this in the background as soon as a plan calls Alibaba, without holding
+    a worker. The SDK keeps one HTTP session per host in a class-level dict with no lock, so
+    concurrent first callers each built one (and an SSL context, ~34 ms of CPU each); a lock
+    around it gives every region one session and one context.
+    """
+    import alibabacloud_vpc20160428.client
+    import alibabacloud_vpc20160428.models  # noqa: F401
+    from darabonba.core import DaraCore
+
+    with _prepare_lock:
+        if getattr(DaraCore, "_vpnsql_locked", False):
+            return
+        unlocked = DaraCore._get_session
+        session_lock = threading.Lock()
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with session_lock:
+                return unlocked(*args, **kwargs)
+
+        DaraCore._get_session = staticmethod(locked)
+        DaraCore._vpnsql_locked = True
 
 
 def _retry_options() -> Any:
@@ -112,63 +140,55 @@ def _endpoint(region: str) -> dict[str, str]:
     return {"endpoint": parts.netloc, "protocol": parts.scheme}
 
 
-def _credentials() -> dict[str, Any]:
-    """Config for the credentials: the environment's access key, else the SDK's default chain.
+def _credentials(account: Account) -> dict[str, Any]:
+    """Config for the credentials: a profile account's through the credentials SDK's own
+    profile provider; the default account's from the environment's access key, else the
+    SDK's default chain.
 
     The chain reads ALIBABA_CLOUD_ACCESS_KEY_* once per process, when it is imported; reading
     them here, per session, lets a later session use keys set since (the rest of the chain:
     ~/.aliyun/config.json, ~/.alibabacloud/credentials.ini, ECS RAM roles, is the SDK's).
     """
+    from alibabacloud_credentials.client import Client as CredentialClient
+
+    if "profile" in account.options:
+        from alibabacloud_credentials.provider.cli_profile import CLIProfileCredentialsProvider
+
+        provider = CLIProfileCredentialsProvider(
+            profile_name=account.options["profile"],
+            profile_file=str(Path(account.options["profile_file"]).expanduser()),
+        )
+        return {"credential": CredentialClient(provider=provider)}
     key_id = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID")
     secret = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
     if key_id and secret:
         token = os.environ.get("ALIBABA_CLOUD_SECURITY_TOKEN") or None
         return {"access_key_id": key_id, "access_key_secret": secret, "security_token": token}
-    from alibabacloud_credentials.client import Client as CredentialClient
-
     # The chain logs a traceback to stderr for each place it finds no credentials, through a
     # handler of its own; vpnsql reports the outcome itself (CredentialsError, or a notice).
     logging.getLogger("credentials").setLevel(logging.CRITICAL)
     return {"credential": CredentialClient()}
 
 
-def default_region(settings: Settings) -> str | None:
-    """ALIBABA_CLOUD_REGION_ID, else the region_id of the aliyun CLI's current profile."""
-    region = os.environ.get(REGION_VARIABLE)
-    if region:
-        return region
-    if os.environ.get("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "").lower() == "true":
-        return None
-    path = Path.home() / ".aliyun" / "config.json"
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as err:
-        raise CredentialsError(
-            f"cannot read {path}: {err}", provider="alibaba", hint=CREDENTIALS_HINT
-        ) from None
-    name = os.environ.get("ALIBABA_CLOUD_PROFILE") or config.get("current")
-    profile = next((p for p in config.get("profiles", []) if p.get("name") == name), {})
-    return profile.get("region_id") or None
-
-
 @contextmanager
-def translated_errors(region: str, target: str | None = None) -> Iterator[None]:
+def translated_errors(
+    region: str, target: str | None = None, account: str | None = None
+) -> Iterator[None]:
     """Turn the SDK's exceptions into vpnsql errors that keep Alibaba's code and message."""
     from alibabacloud_tea_openapi.exceptions import AlibabaCloudException
     from darabonba.exceptions import UnretryableException
 
+    where = {"provider": "alibaba", "account": account, "region": region, "target": target}
     try:
         yield
     except AlibabaCloudException as err:
-        raise _api_error(err, region, target) from None
+        raise _api_error(err, where) from None
     except UnretryableException as err:
         # Anything that is not an API answer: credentials, network.
-        raise _local_error(err.inner_exception, region, target) from None
+        raise _local_error(err.inner_exception, where) from None
 
 
-def _api_error(err: Any, region: str, target: str | None) -> ProviderError:
+def _api_error(err: Any, where: dict[str, Any]) -> ProviderError:
     answer = err.data if isinstance(err.data, dict) else {}
     code = err.code
     message = answer.get("Message") or err.message
@@ -182,35 +202,25 @@ def _api_error(err: Any, region: str, target: str | None) -> ProviderError:
         hint = CREDENTIALS_HINT
     elif code in _PERMISSION_CODES:
         hint = _PERMISSION_HINT
-    return ProviderError(
-        message, provider="alibaba", code=code, region=region, target=target, hint=hint
-    )
+    return ProviderError(message, code=code, hint=hint, **where)
 
 
-def _local_error(err: BaseException, region: str, target: str | None) -> ProviderError:
+def _local_error(err: BaseException, where: dict[str, Any]) -> ProviderError:
     from alibabacloud_credentials.exceptions import CredentialException
     from darabonba.exceptions import RetryError
 
     if isinstance(err, CredentialException):
         return CredentialsError(
-            f"no Alibaba Cloud credentials: {err.message}",
-            provider="alibaba",
-            region=region,
-            target=target,
-            hint=CREDENTIALS_HINT,
+            f"no Alibaba Cloud credentials: {err.message}", hint=CREDENTIALS_HINT, **where
         )
     if isinstance(err, RetryError):  # the SDK's name for a failed HTTP exchange
         return ProviderError(
             f"cannot reach the Alibaba Cloud API after {NETWORK_ATTEMPTS} attempts: {err.message}",
-            provider="alibaba",
             code="NetworkError",
-            region=region,
-            target=target,
             hint=f"check the network (and {ENDPOINT_VARIABLE}, if set)",
+            **where,
         )
-    return ProviderError(
-        str(err), provider="alibaba", code=type(err).__name__, region=region, target=target
-    )
+    return ProviderError(str(err), code=type(err).__name__, **where)
 
 
 def credential_source(environ: Mapping[str, str], settings: Settings) -> str | None:

@@ -10,23 +10,34 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from vpnsql import accounts
 from vpnsql.errors import ProviderError
-from vpnsql.tables import Column, FetchRequest, Param, Row, Table, ViewBranch
+from vpnsql.tables import Column, FetchRequest, Pages, Param, Row, Table, ViewBranch
 from vpnsql.views import CLIENT_CONNECTIONS as CLIENT_CONNECTIONS_VIEW
-from vpnsql_providers.alibaba.client import default_region, translated_errors, vpc
+from vpnsql_providers.alibaba import estate
+from vpnsql_providers.alibaba.client import translated_errors, vpc
 
 PAGE_SIZE = 50  # the API's maximum (1..50)
 EPOCH = datetime(1970, 1, 1)
 
+ACCOUNT, ACCOUNT_ID = accounts.params(
+    estate.resolve_accounts, None, estate.ACCOUNT_ID, "1234567890123456"
+)
+ACCOUNT_COLUMNS = accounts.columns(
+    "The account's ID (UID), where configured or known from a RAM role ARN; else NULL."
+)
 REGION = Param(
     "region",
-    "The region ID of the VPN gateway (`RegionId` works too); defaults to "
-    "ALIBABA_CLOUD_REGION_ID or the region of the current aliyun CLI profile.",
+    "The region ID of the VPN gateway (`RegionId` works too); when the WHERE clause names "
+    'none, the config file\'s regions (every region for ["*"]), else ALIBABA_CLOUD_REGION_ID '
+    "or the region of the current aliyun CLI profile.",
     required=True,
-    pattern=r"[a-z]+(-[a-z0-9]+)+",
+    pattern=estate.REGION_PATTERN,
     example="cn-hangzhou",
-    default=default_region,
     aliases=("RegionId",),
+    absent=frozenset({estate.UNKNOWN_REGION}),
+    resolve=estate.resolve_regions,
+    discover=estate.discover_regions,
 )
 REGION_COLUMNS = (
     Column("region", "VARCHAR", "The region ID of the VPN gateway, e.g. cn-hangzhou."),
@@ -34,9 +45,12 @@ REGION_COLUMNS = (
 )
 
 
-def _region_values(region: str) -> Row:
-    """The values of REGION_COLUMNS: the alias column must always equal `region`."""
-    return {"region": region, "regionId": region}
+def _steering(request: FetchRequest) -> Row:
+    """The columns every row takes from its request: region (and its alias column, which
+    must always equal it), account and account ID."""
+    account, region = request.params["account"], request.params["region"]
+    account_id = estate.estate(request.settings).account(account).id
+    return {"region": region, "regionId": region, "account": account, "accountId": account_id}
 
 
 GATEWAY_ID_PATTERN = r"vpn-[a-z0-9]+"
@@ -45,7 +59,8 @@ GATEWAY_ID_EXAMPLE = "vpn-bp1a2b3c4d5e6f7g80001"
 
 def discover_gateways(request: FetchRequest) -> list[str]:
     """The region's gateways with SSL-VPN enabled, for WHERE clauses naming no VpnGatewayId."""
-    region = FetchRequest({"region": request.params["region"]}, settings=request.settings)
+    params = {name: request.params[name] for name in ("account", "region")}
+    region = FetchRequest(params, settings=request.settings)
     return [
         row["vpnGatewayId"]
         for page in fetch_vpn_gateways(region)
@@ -54,13 +69,13 @@ def discover_gateways(request: FetchRequest) -> list[str]:
     ]
 
 
-def fetch_ssl_vpn_clients(request: FetchRequest) -> Iterator[list[Row]]:
+def fetch_ssl_vpn_clients(request: FetchRequest) -> Iterator[list[Row] | Pages]:
     """DescribeSslVpnClients for one gateway, every page until TotalCount or the limit."""
     from alibabacloud_vpc20160428.models import DescribeSslVpnClientsRequest
 
     region = request.params["region"]
     gateway_id = request.params["VpnGatewayId"]
-    client = vpc(region, request.settings)
+    client = _client(request)
 
     def page(number: int, size: int) -> dict[str, Any]:
         api_request = DescribeSslVpnClientsRequest(
@@ -70,15 +85,14 @@ def fetch_ssl_vpn_clients(request: FetchRequest) -> Iterator[list[Row]]:
 
     yield from _pages(
         page,
-        lambda body: body.get("ClientInfoList") or [],
-        lambda record: _ssl_vpn_client(record, region, gateway_id),
-        request.limit,
-        region,
+        lambda body: _listed(body, "ClientInfoList"),
+        lambda record: _ssl_vpn_client(record, gateway_id),
+        request,
         gateway_id,
     )
 
 
-def _ssl_vpn_client(record: dict[str, Any], region: str, gateway_id: str) -> Row:
+def _ssl_vpn_client(record: dict[str, Any], gateway_id: str) -> Row:
     return {
         "vpnGatewayId": gateway_id,
         "commonName": record.get("CommonName"),
@@ -89,7 +103,6 @@ def _ssl_vpn_client(record: dict[str, Any], region: str, gateway_id: str) -> Row
         "sendBytes": _number(record.get("SendBytes")),
         "receiveBytes": _number(record.get("ReceiveBytes")),
         "connectedTime": _epoch_ms(record.get("ConnectedTime")),
-        **_region_values(region),
     }
 
 
@@ -117,8 +130,11 @@ SSL_VPN_CLIENTS = Table(
         Column("receiveBytes", "BIGINT", "Bytes received by the VPN gateway from the client."),
         Column("connectedTime", "TIMESTAMP", "When the client connected (UTC)."),
         *REGION_COLUMNS,
+        *ACCOUNT_COLUMNS,
     ),
     params=(
+        ACCOUNT,
+        REGION,
         Param(
             "VpnGatewayId",
             "The ID of the VPN gateway; when the WHERE clause names none, every gateway of "
@@ -129,7 +145,7 @@ SSL_VPN_CLIENTS = Table(
             absent=frozenset({"InvalidVpnGatewayInstanceId.NotFound"}),
             discover=discover_gateways,
         ),
-        REGION,
+        ACCOUNT_ID,
     ),
     fetch=fetch_ssl_vpn_clients,
     examples=(
@@ -166,11 +182,11 @@ def fetch_vpn_gateways(request: FetchRequest) -> Iterator[list[Row]]:
     from alibabacloud_vpc20160428.models import DescribeVpnGatewaysRequest
 
     region = request.params["region"]
-    client = vpc(region, request.settings)
+    client = _client(request)
     filters = {
         _GATEWAY_FILTERS[name]: values[0]
         for name, values in request.filters.items()
-        if len(values) == 1
+        if len(values) == 1 and name in _GATEWAY_FILTERS
     }
 
     def page(number: int, size: int) -> dict[str, Any]:
@@ -181,15 +197,14 @@ def fetch_vpn_gateways(request: FetchRequest) -> Iterator[list[Row]]:
 
     yield from _pages(
         page,
-        lambda body: (body.get("VpnGateways") or {}).get("VpnGateway") or [],
-        lambda record: _vpn_gateway(record, region),
-        request.limit,
-        region,
+        lambda body: _listed(body.get("VpnGateways"), "VpnGateway"),
+        _vpn_gateway,
+        request,
         None,
     )
 
 
-def _vpn_gateway(record: dict[str, Any], region: str) -> Row:
+def _vpn_gateway(record: dict[str, Any]) -> Row:
     return {
         "vpnGatewayId": record.get("VpnGatewayId"),
         "name": record.get("Name"),
@@ -207,7 +222,6 @@ def _vpn_gateway(record: dict[str, Any], region: str) -> Row:
         "networkType": record.get("NetworkType"),
         "enableBgp": record.get("EnableBgp"),
         "createTime": _epoch_ms(record.get("CreateTime")),
-        **_region_values(region),
     }
 
 
@@ -250,9 +264,12 @@ VPN_GATEWAYS = Table(
         Column("enableBgp", "BOOLEAN", "Whether BGP is enabled."),
         Column("createTime", "TIMESTAMP", "When the gateway was created (UTC)."),
         *REGION_COLUMNS,
+        *ACCOUNT_COLUMNS,
     ),
     params=(
+        ACCOUNT,
         REGION,
+        ACCOUNT_ID,
         Param(
             "VpnGatewayId",
             "Pushed down to the API when it has a single value.",
@@ -281,6 +298,8 @@ def as_client_connection(row: Row) -> Row:
     has no connection ID or end time, and its bytes are counted at the gateway."""
     return {
         "provider": "alibaba",
+        "account": row["account"],
+        "accountId": row["accountId"],
         "region": row["region"],
         "endpointId": row["vpnGatewayId"],
         "connectionId": None,
@@ -299,45 +318,108 @@ VIEW_BRANCHES = (
     ViewBranch(
         view=CLIENT_CONNECTIONS_VIEW,
         table=SSL_VPN_CLIENTS,
-        params={"region": "region", "endpointId": "VpnGatewayId"},
+        params={
+            "account": "account",
+            "accountId": "accountId",
+            "region": "region",
+            "endpointId": "VpnGatewayId",
+        },
         row=as_client_connection,
     ),
 )
+
+
+def _client(request: FetchRequest) -> Any:
+    """The account's client for the request's region, once the region is known to exist."""
+    account, region = request.params["account"], request.params["region"]
+    estate.estate(request.settings).check_region(account, region)
+    return vpc(region, request.settings, account)
+
+
+def _listed(body: Any, key: str) -> list[dict[str, Any]]:
+    """The answer's list of records; an answer without it is an error, never zero rows
+    (an empty list is a real answer)."""
+    records = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(records, list):
+        raise ValueError(f"the answer has no {key} list")
+    return records
 
 
 def _pages(
     call: Callable[[int, int], dict[str, Any]],
     records: Callable[[dict[str, Any]], list[dict[str, Any]]],
     to_row: Callable[[dict[str, Any]], Row],
-    limit: int | None,
-    region: str,
+    request: FetchRequest,
     target: str | None,
-) -> Iterator[list[Row]]:
-    """PageNumber/PageSize paging until TotalCount rows were seen (or `limit`).
+) -> Iterator[list[Row] | Pages]:
+    """PageNumber/PageSize paging until TotalCount rows were seen (or the limit).
 
-    An empty page before TotalCount would silently drop rows, so it is an error instead.
+    The first page tells TotalCount; without a limit the remaining pages are then fetched side
+    by side (`Pages`). A page shorter than it must be, or a TotalCount that changed (the list
+    moved under the paging), would silently drop or repeat rows, so each is an error instead.
     """
+    limit = request.limit
     size = PAGE_SIZE if limit is None else max(1, min(limit, PAGE_SIZE))
-    seen = 0
-    number = 1
-    while True:
-        with translated_errors(region, target):
+    steering = _steering(request)
+    where = estate.estate(request.settings).where(request.params["account"])
+    region = request.params["region"]
+
+    def fetch(number: int) -> tuple[list[Row], int]:
+        with translated_errors(region, target, where):
             body = call(number, size)
-        rows = [to_row(record) for record in records(body)]
+        try:
+            listed = records(body)
+            total = _number(body.get("TotalCount"))
+        except (ValueError, TypeError) as err:
+            raise ProviderError(
+                f"page {number}: {err}", provider="alibaba", code="MalformedResponse",
+                account=where, region=region, target=target,
+            ) from None  # fmt: skip
+        if total is None:
+            raise ProviderError(
+                f"page {number} has no TotalCount", provider="alibaba",
+                code="MalformedResponse", account=where, region=region, target=target,
+            )  # fmt: skip
+        return [{**to_row(record), **steering} for record in listed], total
+
+    def later(number: int, total: int) -> list[Row]:
+        rows, now = fetch(number)
+        if now != total:  # offset paging over a changed list skips or repeats rows
+            raise ProviderError(
+                f"the list changed while it was read (TotalCount {total}, then {now} on page "
+                f"{number}): the answer would not be exact",
+                provider="alibaba", code="ListChanged", account=where, region=region,
+                target=target, hint="run the statement again",
+            )  # fmt: skip
+        expected = min(size, total - (number - 1) * size)
+        if len(rows) < expected:
+            raise ProviderError(
+                f"page {number} had {len(rows)} of its {expected} rows (TotalCount {total})",
+                provider="alibaba", code="IncompletePaging", account=where, region=region,
+                target=target,
+            )  # fmt: skip
+        return rows
+
+    rows, total = fetch(1)
+    yield rows
+    if len(rows) >= total or (limit is not None and len(rows) >= limit):
+        return
+    if not rows:
+        raise ProviderError(
+            f"page 1 was empty though TotalCount is {total}", provider="alibaba",
+            code="IncompletePaging", account=where, region=region, target=target,
+        )  # fmt: skip
+    pages = range(2, (total + size - 1) // size + 1)
+    if limit is None:
+        yield Pages(tuple(lambda n=n: later(n, total) for n in pages))
+        return
+    seen = len(rows)
+    for number in pages:
+        rows = later(number, total)
         seen += len(rows)
         yield rows
-        total = _number(body.get("TotalCount")) or 0
-        if seen >= total or (limit is not None and seen >= limit):
+        if seen >= limit:
             return
-        if not rows:
-            raise ProviderError(
-                f"page {number} was empty after {seen} of {total} rows",
-                provider="alibaba",
-                code="IncompletePaging",
-                region=region,
-                target=target,
-            )
-        number += 1
 
 
 def _number(value: Any) -> int | None:

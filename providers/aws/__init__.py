@@ -1,8 +1,8 @@
 """The AWS provider: declarations only here; boto3 is imported when a table is queried."""
 
 from vpnsql.tables import Provider
-from vpnsql_providers.aws import ec2_api
-from vpnsql_providers.aws.client import credential_source
+from vpnsql_providers.aws import ec2_api, estate
+from vpnsql_providers.aws.client import credential_source, prepare
 
 PROVIDER = Provider(
     name="aws",
@@ -10,4 +10,8 @@ PROVIDER = Provider(
     tables=ec2_api.TABLES,
     credentials=credential_source,
     view_branches=ec2_api.VIEW_BRANCHES,
+    config=estate.CONFIG,
+    accounts=estate.all_accounts,
+    identity=estate.identity,
+    prepare=prepare,
 )

@@ -6,9 +6,10 @@ Every API string that is really a number or a time is typed here, once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from vpnsql import accounts
 from vpnsql.errors import ProviderError
 from vpnsql.tables import (
     DRY_RUN_OK,
@@ -22,17 +23,26 @@ from vpnsql.tables import (
     ViewBranch,
 )
 from vpnsql.views import CLIENT_CONNECTIONS as CLIENT_CONNECTIONS_VIEW
-from vpnsql_providers.aws.client import default_region, ec2, number, time, translated_errors
+from vpnsql_providers.aws import estate
+from vpnsql_providers.aws.client import ec2, number, time
+from vpnsql_providers.aws.errors import translated_errors
 
 MAX_RESULTS = 1000  # the API's maximum page size (5..1000)
 
+ACCOUNT, ACCOUNT_ID = accounts.params(
+    estate.resolve_accounts, estate.discover_accounts, estate.ACCOUNT_ID, "111122223333"
+)
+ACCOUNT_COLUMNS = accounts.columns("The 12-digit AWS account ID.")
 REGION = Param(
     "region",
-    "The AWS region of the endpoint; defaults to the region of the AWS configuration.",
+    "The AWS region of the endpoint; when the WHERE clause names none, the config file's "
+    'regions (every enabled one for ["*"]), else the region of the AWS configuration.',
     required=True,
     pattern=r"[a-z]{2}(-[a-z]+)+-\d+",
     example="us-east-1",
-    default=default_region,
+    resolve=estate.resolve_regions,
+    discover=estate.discover_regions,
+    known=estate.regions,
 )
 NOT_OFFERED = {"InvalidAction", "UnsupportedOperation"}
 """Codes meaning the region has no Client VPN at all: zero rows there, as Steampipe does."""
@@ -41,7 +51,8 @@ NOT_OFFERED = {"InvalidAction", "UnsupportedOperation"}
 def discover_endpoints(request: FetchRequest) -> list[str]:
     """Every endpoint of the region that can have connections (not deleted), for WHERE
     clauses that name no ClientVpnEndpointId."""
-    region = FetchRequest({"region": request.params["region"]}, settings=request.settings)
+    params = {name: request.params[name] for name in ("account", "region")}
+    region = FetchRequest(params, settings=request.settings)
     return [
         row["clientVpnEndpointId"]
         for page in fetch_endpoints(region)
@@ -64,7 +75,7 @@ ENDPOINT_ID = Param(
 
 def fetch_connections(request: FetchRequest) -> Iterator[list[Row]]:
     """DescribeClientVpnConnections, every page (NextToken) until the end or the limit."""
-    region = request.params["region"]
+    account, region = request.params["account"], request.params["region"]
     endpoint_id = request.params["ClientVpnEndpointId"]
     api_filters = {"connectionId": "connection-id", "username": "username"}
     kwargs: dict[str, Any] = {
@@ -73,20 +84,20 @@ def fetch_connections(request: FetchRequest) -> Iterator[list[Row]]:
         "Filters": [
             {"Name": api_filters[name], "Values": list(values)}
             for name, values in request.filters.items()
+            if name in api_filters
         ],
     }
-    client = ec2(region, request.settings)
+    client = ec2(region, request.settings, account)
     yield from _pages(
         lambda **kw: client.describe_client_vpn_connections(**kwargs, **kw),
         "Connections",
-        lambda record: _connection(record, region),
-        request.limit,
-        region,
+        _connection,
+        request,
         endpoint_id,
     )
 
 
-def _connection(record: dict[str, Any], region: str) -> Row:
+def _connection(record: dict[str, Any]) -> Row:
     status = record.get("Status")
     return {
         "clientVpnEndpointId": record.get("ClientVpnEndpointId"),
@@ -106,27 +117,28 @@ def _connection(record: dict[str, Any], region: str) -> Row:
         else None,
         "connectionEndTime": time(record.get("ConnectionEndTime")),
         "postureComplianceStatusSet": record.get("PostureComplianceStatuses"),
-        "region": region,
     }
 
 
 def terminate(call: MethodCall) -> list[Row]:
     """TerminateClientVpnConnections: one row per connection it moved (or one for a dry run)."""
     args = call.args
-    region, endpoint_id = str(args["region"]), str(args["ClientVpnEndpointId"])
+    account, region = str(args["account"]), str(args["region"])
+    endpoint_id = str(args["ClientVpnEndpointId"])
     kwargs: dict[str, Any] = {"ClientVpnEndpointId": endpoint_id}
     for name in ("ConnectionId", "Username"):
         if args.get(name) is not None:
             kwargs[name] = args[name]
     dry_run = bool(args.get("DryRun")) or call.settings.dry_run
     target = str(args.get("ConnectionId") or args.get("Username"))
-    client = ec2(region, call.settings)
+    client = ec2(region, call.settings, account)
+    where = estate.estate(call.settings).where(account)
     try:
-        with translated_errors(region, f"{endpoint_id} {target}"):
+        with translated_errors(region, f"{endpoint_id} {target}", where):
             response = client.terminate_client_vpn_connections(**kwargs, DryRun=dry_run)
     except ProviderError as err:
         if dry_run and err.code == "DryRunOperation":
-            base = {"clientVpnEndpointId": endpoint_id, "region": region}
+            base = {"clientVpnEndpointId": endpoint_id, "region": region, "account": account}
             return [{**base, "username": args.get("Username"),
                      "connectionId": args.get("ConnectionId"), "message": DRY_RUN_OK}]  # fmt: skip
         raise
@@ -134,6 +146,7 @@ def terminate(call: MethodCall) -> list[Row]:
         {
             "clientVpnEndpointId": response.get("ClientVpnEndpointId", endpoint_id),
             "region": region,
+            "account": account,
             "username": response.get("Username"),
             "connectionId": status.get("ConnectionId"),
             "previousStatus": (status.get("PreviousStatus") or {}).get("Code"),
@@ -149,6 +162,7 @@ def _active_connection(row: Row) -> dict[str, object] | None:
     if (row.get("status") or {}).get("code") != "active":
         return None
     return {
+        "account": row["account"],
         "ClientVpnEndpointId": row["clientVpnEndpointId"],
         "region": row["region"],
         "ConnectionId": row["connectionId"],
@@ -165,6 +179,7 @@ TERMINATE = Method(
     columns=(
         Column("clientVpnEndpointId", "VARCHAR", "The ID of the Client VPN endpoint."),
         Column("region", "VARCHAR", "The AWS region of the endpoint."),
+        Column("account", "VARCHAR", "The account of the endpoint (its name in the estate)."),
         Column(
             "username",
             "VARCHAR",
@@ -175,7 +190,7 @@ TERMINATE = Method(
         Column("currentStatus", "VARCHAR", "The connection's status after it (terminating)."),
         Column("message", "VARCHAR", "NULL when it worked; the error, or the dry-run result."),
     ),
-    required=("ClientVpnEndpointId", "region"),
+    required=("account", "ClientVpnEndpointId", "region"),
     optional=("ConnectionId", "Username"),
     one_of=("ConnectionId", "Username"),
     flags=("DryRun",),
@@ -237,10 +252,13 @@ CLIENT_VPN_CONNECTIONS = Table(
             "Posture compliance statuses from the client connect handler, if any.",
         ),
         Column("region", "VARCHAR", "The AWS region of the endpoint."),
+        *ACCOUNT_COLUMNS,
     ),
     params=(
-        ENDPOINT_ID,
+        ACCOUNT,
         REGION,
+        ENDPOINT_ID,
+        ACCOUNT_ID,
         Param("connectionId", "Pushed down as the API filter connection-id."),
         Param("username", "Pushed down as the API filter username."),
     ),
@@ -279,21 +297,19 @@ CLIENT_VPN_CONNECTIONS = Table(
 
 def fetch_endpoints(request: FetchRequest) -> Iterator[list[Row]]:
     """DescribeClientVpnEndpoints for one region, every page."""
-    region = request.params["region"]
-    client = ec2(region, request.settings)
+    client = ec2(request.params["region"], request.settings, request.params["account"])
     yield from _pages(
         lambda **kw: client.describe_client_vpn_endpoints(
             MaxResults=_page_size(request.limit), **kw
         ),
         "ClientVpnEndpoints",
-        lambda record: _endpoint(record, region),
-        request.limit,
-        region,
+        _endpoint,
+        request,
         None,
     )
 
 
-def _endpoint(record: dict[str, Any], region: str) -> Row:
+def _endpoint(record: dict[str, Any]) -> Row:
     status = record.get("Status")
     return {
         "clientVpnEndpointId": record.get("ClientVpnEndpointId"),
@@ -308,7 +324,6 @@ def _endpoint(record: dict[str, Any], region: str) -> Row:
         "transportProtocol": record.get("TransportProtocol"),
         "vpnPort": record.get("VpnPort"),
         "splitTunnel": record.get("SplitTunnel"),
-        "region": region,
     }
 
 
@@ -333,8 +348,9 @@ CLIENT_VPN_ENDPOINTS = Table(
         Column("vpnPort", "INTEGER", "The port clients connect to."),
         Column("splitTunnel", "BOOLEAN", "Whether split-tunnel is enabled."),
         Column("region", "VARCHAR", "The AWS region of the endpoint."),
+        *ACCOUNT_COLUMNS,
     ),
-    params=(REGION,),
+    params=(ACCOUNT, REGION, ACCOUNT_ID),
     fetch=fetch_endpoints,
     examples=(
         "SELECT clientVpnEndpointId, description, status.code AS status, vpcId\n"
@@ -349,6 +365,8 @@ def as_client_connection(row: Row) -> Row:
     """A connection as a row of vpn.client_connections (AWS reports no public IP)."""
     return {
         "provider": "aws",
+        "account": row["account"],
+        "accountId": row["accountId"],
         "region": row["region"],
         "endpointId": row["clientVpnEndpointId"],
         "connectionId": row["connectionId"],
@@ -367,7 +385,12 @@ VIEW_BRANCHES = (
     ViewBranch(
         view=CLIENT_CONNECTIONS_VIEW,
         table=CLIENT_VPN_CONNECTIONS,
-        params={"region": "region", "endpointId": "ClientVpnEndpointId"},
+        params={
+            "account": "account",
+            "accountId": "accountId",
+            "region": "region",
+            "endpointId": "ClientVpnEndpointId",
+        },
         row=as_client_connection,
     ),
 )
@@ -380,25 +403,30 @@ def _page_size(limit: int | None) -> int:
 def _pages(
     call: Any,
     key: str,
-    to_row: Any,
-    limit: int | None,
-    region: str,
+    to_row: Callable[[dict[str, Any]], Row],
+    request: FetchRequest,
     target: str | None,
 ) -> Iterator[list[Row]]:
-    """Follow NextToken to the end (or until `limit` rows), translating AWS errors."""
+    """Follow NextToken to the end (or until `request.limit` rows), translating AWS errors;
+    every row gets the request's region and account."""
+    account, region = request.params["account"], request.params["region"]
+    found = estate.estate(request.settings)
+    where = found.where(account)
+    account_id = found.account_id_soon(account)  # STS, if needed, while the first page comes
     seen = 0
     token: str | None = None
     while True:
         try:
-            with translated_errors(region, target):
+            with translated_errors(region, target, where):
                 response = call(**({"NextToken": token} if token else {}))
+                steering = {"region": region, "account": account, "accountId": account_id.result()}
         except ProviderError as err:
             if err.code in NOT_OFFERED:
                 return
             raise
-        rows = [to_row(record) for record in response.get(key, [])]
+        rows = [{**to_row(record), **steering} for record in response.get(key, [])]
         seen += len(rows)
         yield rows
         token = response.get("NextToken")
-        if not token or (limit is not None and seen >= limit):
+        if not token or (request.limit is not None and seen >= request.limit):
             return

@@ -29,6 +29,7 @@ log = logging.getLogger("vpnsql")
 SERVICE = "ec2"
 OPERATIONS = (
     "DescribeClientVpnConnections",
+    "DescribeRegions",
     "DescribeClientVpnEndpoints",
     "TerminateClientVpnConnections",
 )

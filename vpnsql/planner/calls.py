@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from vpnsql.errors import ParamError
 from vpnsql.planner.constraints import Reference
 from vpnsql.planner.model import Call
-from vpnsql.tables import Param, Settings, Table, ViewBranch
+from vpnsql.tables import Param, Table, ViewBranch
 
 
 def group_by_table(references: list[Reference]) -> dict[Table, list[Reference]]:
@@ -19,7 +19,7 @@ def group_by_table(references: list[Reference]) -> dict[Table, list[Reference]]:
     return grouped
 
 
-def calls_for(table: Table, references: list[Reference], settings: Settings) -> list[Call]:
+def calls_for(table: Table, references: list[Reference]) -> list[Call]:
     """One call per reference and combination of required-param values, merged."""
     optional = [p.name for p in table.params if not p.required]
     calls = []
@@ -31,7 +31,7 @@ def calls_for(table: Table, references: list[Reference], settings: Settings) -> 
             for name in optional
             if name in reference.values
         )
-        for params, discover in _fan_out(table, reference, settings):
+        for params, discover in _fan_out(table, reference):
             calls.append(Call(table, params, filters, reference.limit, discover))
     return merge(calls)
 
@@ -67,30 +67,24 @@ def merge(calls: Iterable[Call]) -> list[Call]:
 
 
 def _fan_out(
-    table: Table, reference: Reference, settings: Settings
+    table: Table, reference: Reference
 ) -> list[tuple[tuple[tuple[str, str], ...], tuple[Param, ...]]]:
     """Every combination of required-param values, and the params left to discover."""
     choices: list[list[tuple[str, str]]] = []
     discover: list[Param] = []
     for param in table.required_params:
         values = reference.values.get(param.name)
-        if values is None and param.discover is not None:
+        if values is None and param.open:
             discover.append(param)
             continue
         if values is None:
-            default = param.default(settings) if param.default else None
-            if default is None:
-                raise ParamError(
-                    f"{table.name} needs {param.name}",
-                    hint=f"add it to the WHERE clause, e.g. {_example_where(table)}",
-                )
-            try:
-                values = {param.validate(default)}
-            except ValueError as err:
-                raise ParamError(f"{table.name}: default {err}") from None
+            raise ParamError(
+                f"{table.name} needs {param.name}",
+                hint=f"add it to the WHERE clause, e.g. {_example_where(table)}",
+            )
         choices.append([(param.name, v) for v in sorted(values)])
     return [(combination, tuple(discover)) for combination in itertools.product(*choices)]
 
 
 def _example_where(table: Table) -> str:
-    return " AND ".join(f"{p.name} = '{p.example}'" for p in table.required_params)
+    return " AND ".join(f"{p.name} = '{p.example}'" for p in table.required_params if not p.open)

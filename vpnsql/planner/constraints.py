@@ -90,12 +90,10 @@ def checked_values(
 
 def _steering_params(table: Table) -> tuple[Param, ...]:
     """Params whose values decide which calls are made, so any constraint the planner cannot
-    read must be refused: required params, and a view's regions and endpoints (an unread one
-    would silently fall back to the defaults). A view's `provider` only narrows: a constraint
-    the planner cannot read asks every cloud, a superset DuckDB then filters."""
-    if table.fetch is not None:
-        return table.required_params
-    return tuple(param for param in table.params if param.name != "provider")
+    read must be refused: an unread one would silently fall back to the defaults or ask
+    everything. A table's (and a view's) required params; others only narrow, and DuckDB
+    filters whatever a constraint the planner cannot read leaves."""
+    return table.required_params
 
 
 def _conjuncts(scope: exp.Select) -> Iterator[exp.Expression]:

@@ -40,6 +40,4 @@ def plan_delete(
     select_text = f"SELECT * FROM {table.name}{alias} {where.sql(DIALECT) if where else ''}"
     select = plan_statement(select_text.strip(), registry, settings, resolved)
     action = Delete(table, method, select)
-    return Statement(
-        text, expression, select.calls, action, select.pending, select.tables, select.notices
-    )
+    return Statement(text, expression, select.calls, action, select.pending, select.tables)

@@ -54,8 +54,6 @@ class Statement:
     planned: run them and plan again with their values as `resolved`."""
     tables: tuple[Table, ...] = ()
     """Every virtual table the statement reads, to be loaded even when no call feeds it."""
-    notices: tuple[str, ...] = ()
-    """What the plan left out and why (a cloud with no default region in a view)."""
 
     @property
     def shows_result(self) -> bool:

@@ -52,11 +52,10 @@ def plan_statement(
     if pending:
         return Statement(text, expression, pending=pending)
     calls: list[Call] = []
-    notices: list[str] = []
     grouped = group_by_table(references)
     for table, refs in grouped.items():
         if table.fetch is None:
-            calls.extend(view_calls(table, refs, registry, settings, notices))
+            calls.extend(view_calls(table, refs, registry))
         else:
-            calls.extend(calls_for(table, refs, settings))
-    return Statement(text, expression, tuple(calls), tables=tuple(grouped), notices=tuple(notices))
+            calls.extend(calls_for(table, refs))
+    return Statement(text, expression, tuple(calls), tables=tuple(grouped))

@@ -9,18 +9,13 @@ from vpnsql.planner.calls import matches_nothing, merge
 from vpnsql.planner.constraints import Reference
 from vpnsql.planner.model import Call
 from vpnsql.registry import Registry
-from vpnsql.tables import Param, Settings, Table, ViewBranch
+from vpnsql.tables import Param, Table, ViewBranch
 
 
-def view_calls(
-    view: Table,
-    references: list[Reference],
-    registry: Registry,
-    settings: Settings,
-    notices: list[str],
-) -> list[Call]:
+def view_calls(view: Table, references: list[Reference], registry: Registry) -> list[Call]:
     """A view's calls: for each provider branch its WHERE clause allows, calls on the branch's
-    table with the view's values mapped onto the table's params (or their defaults)."""
+    table with the view's values mapped onto the table's params (the rest filled in by the
+    fetcher: configured, defaulted or discovered)."""
     branches = registry.branches(view)
     calls: list[Call] = []
     for reference in references:
@@ -30,7 +25,7 @@ def view_calls(
         for provider, branch in branches:
             wanted = reference.values.get("provider")
             if wanted is None or provider in wanted:
-                calls.extend(_branch_calls(provider, branch, reference, settings, notices))
+                calls.extend(_branch_calls(branch, reference))
     return merge(calls)
 
 
@@ -45,48 +40,39 @@ def _check_view_values(
                 raise ParamError(f"{view.name}: '{value}' is not a valid {view_param} on any cloud")
 
 
-def _branch_calls(
-    provider: str,
-    branch: ViewBranch,
-    reference: Reference,
-    settings: Settings,
-    notices: list[str],
-) -> list[Call]:
+def _branch_calls(branch: ViewBranch, reference: Reference) -> list[Call]:
+    """The branch table's calls: the view's values mapped onto its params (required ones fan
+    out, optional ones filter), values another cloud's params would take left out."""
     table = branch.table
-    named = "provider" in reference.values  # `provider = '...'`: this cloud was asked for
     values: dict[str, list[str]] = {}
-    discover: list[Param] = []
+    filters: dict[str, tuple[str, ...]] = {}
     for view_param, table_param in branch.params.items():
         param = table.param(table_param)
         if param is None:
             raise ValueError(f"{table.name} has no param {table_param} for {branch.view.name}")
         given = reference.values.get(view_param)
-        if given is not None:
-            accepted = [v for v in sorted(given) if accepts(param, v)]
-            if not accepted:
-                return []  # the values name other clouds' regions or endpoints
+        if given is None:
+            continue
+        accepted = [v for v in sorted(given) if accepts(param, v)]
+        if not accepted:
+            return []  # the values name other clouds' regions, accounts or endpoints
+        if param.required:
             values[param.name] = accepted
-        elif param.discover is not None:
-            discover.append(param)
         else:
-            default = param.default(settings) if param.default else None
-            if default is None and named:
-                raise ParamError(
-                    f"{branch.view.name}: {provider} has no default {param.name} configured",
-                    hint=f"name one in WHERE (region = '{param.example}')",
-                )
-            if default is None:
-                notices.append(f"{provider} skipped: no default {param.name} configured")
-                return []
-            values[param.name] = [default]
+            filters[param.name] = tuple(accepted)
+    discover = tuple(p for p in table.required_params if p.name not in values)
+    unfilled = [p.name for p in discover if not p.open]
+    if unfilled:
+        raise ValueError(f"{table.name}: {branch.view.name} cannot fill in {unfilled}")
     order = [p.name for p in table.required_params if p.name in values]
+    named = "provider" in reference.values  # `provider = '...'`: this cloud was asked for
     return [
         Call(
             table,
             tuple(zip(order, combination, strict=True)),
-            (),
+            tuple(sorted(filters.items())),
             reference.limit,
-            tuple(discover),
+            discover,
             branch,
             skippable=not named,
         )

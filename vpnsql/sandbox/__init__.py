@@ -35,7 +35,7 @@ from werkzeug.wrappers import Request, Response
 
 from .alibaba import AlibabaServer
 from .alibaba import start as start_alibaba
-from .aws import create_endpoint, reset, seed_connections, seed_from_json
+from .aws import DEFAULT_ACCOUNT_ID, create_endpoint, reset, seed_connections, seed_from_json
 from .demo import load as load_demo
 
 __all__ = [
@@ -68,6 +68,7 @@ class Sandbox:
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCOUNT_ID": DEFAULT_ACCOUNT_ID,
             **self.alibaba.env(),
         }
 

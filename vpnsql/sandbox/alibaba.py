@@ -103,6 +103,36 @@ CLIENT_FIELDS = frozenset(
     }
 )
 
+REGIONS = {
+    "cn-qingdao": "China (Qingdao)",
+    "cn-beijing": "China (Beijing)",
+    "cn-zhangjiakou": "China (Zhangjiakou)",
+    "cn-huhehaote": "China (Hohhot)",
+    "cn-wulanchabu": "China (Ulanqab)",
+    "cn-hangzhou": "China (Hangzhou)",
+    "cn-shanghai": "China (Shanghai)",
+    "cn-nanjing": "China (Nanjing - Local Region)",
+    "cn-shenzhen": "China (Shenzhen)",
+    "cn-heyuan": "China (Heyuan)",
+    "cn-guangzhou": "China (Guangzhou)",
+    "cn-chengdu": "China (Chengdu)",
+    "cn-hongkong": "China (Hong Kong)",
+    "ap-northeast-1": "Japan (Tokyo)",
+    "ap-northeast-2": "South Korea (Seoul)",
+    "ap-southeast-1": "Singapore",
+    "ap-southeast-3": "Malaysia (Kuala Lumpur)",
+    "ap-southeast-5": "Indonesia (Jakarta)",
+    "ap-southeast-6": "Philippines (Manila)",
+    "ap-southeast-7": "Thailand (Bangkok)",
+    "us-east-1": "US (Virginia)",
+    "us-west-1": "US (Silicon Valley)",
+    "eu-west-1": "UK (London)",
+    "eu-central-1": "Germany (Frankfurt)",
+    "me-east-1": "UAE (Dubai)",
+    "me-central-1": "Saudi Arabia (Riyadh)",
+}
+"""What DescribeRegions answers: Alibaba Cloud's public regions (the emulator's cloud)."""
+
 # Errors that can be injected, with the HTTP status and message Alibaba Cloud answers them with.
 INJECTABLE: dict[str, tuple[int, str]] = {
     "Throttling.User": (400, "Request was denied due to user flow control."),
@@ -326,9 +356,17 @@ class Emulator:
 
     def _actions(self) -> dict[str, Callable[[dict[str, str]], dict[str, Any]]]:
         return {
+            "DescribeRegions": self._describe_regions,
             "DescribeSslVpnClients": self._describe_ssl_vpn_clients,
             "DescribeVpnGateways": self._describe_vpn_gateways,
         }
+
+    def _describe_regions(self, params: dict[str, str]) -> dict[str, Any]:
+        regions = [
+            {"RegionId": region, "LocalName": name, "RegionEndpoint": f"vpc.{region}.aliyuncs.com"}
+            for region, name in REGIONS.items()
+        ]
+        return {"Regions": {"Region": regions}}
 
     def _count_and_inject(self, action: str, params: Mapping[str, str]) -> None:
         with self._lock:

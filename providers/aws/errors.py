@@ -1,0 +1,83 @@
+"""botocore's exceptions as vpnsql errors that keep the AWS error code and say where it went."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from vpnsql.errors import CredentialsError, ProviderError
+
+CREDENTIALS_HINT = (
+    "configure AWS credentials (aws configure, AWS_PROFILE or --profile, "
+    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, aws sso login), or try --sandbox"
+)
+_PERMISSION_CODES = {"UnauthorizedOperation", "AccessDenied", "AccessDeniedException"}
+_THROTTLING_CODES = {"RequestLimitExceeded", "Throttling", "ThrottlingException"}
+_AUTH_CODES = {
+    "AuthFailure",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "RequestExpired",
+    "SignatureDoesNotMatch",
+}
+_SERVICES = {
+    "AssumeRole": "sts",
+    "GetCallerIdentity": "sts",
+    "ListAccounts": "organizations",
+    "DescribeOrganization": "organizations",
+    "FilterLogEvents": "logs",
+}
+"""The IAM service prefix of the operations that are not EC2's."""
+
+
+@contextmanager
+def translated_errors(
+    region: str | None, target: str | None = None, account: str | None = None
+) -> Iterator[None]:
+    """Turn botocore's exceptions into vpnsql errors that keep the AWS error code."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+        ProfileNotFound,
+    )
+    from botocore.parsers import ResponseParserError
+
+    where = {"provider": "aws", "account": account, "region": region, "target": target}
+    try:
+        yield
+    except ClientError as err:
+        error = err.response.get("Error", {})
+        code = error.get("Code")
+        raise ProviderError(
+            error.get("Message") or str(err),
+            code=code,
+            hint=_hint(code, err.operation_name),
+            **where,
+        ) from None
+    except (NoCredentialsError, PartialCredentialsError, ProfileNotFound, NoRegionError) as err:
+        raise CredentialsError(str(err), hint=CREDENTIALS_HINT, **where) from None
+    except (BotoCoreError, ResponseParserError) as err:
+        message = str(err).splitlines()[0]  # a parser error goes on with the whole body
+        raise ProviderError(message, code=type(err).__name__, **where) from None
+
+
+def _hint(code: str | None, operation: str) -> str | None:
+    """Authentication failures need other credentials; a refusal needs a permission; throttling
+    that outlasted botocore's retries needs fewer calls at once."""
+    if code in _THROTTLING_CODES:
+        return "lower --max-concurrency, or try again later"
+    if code in _PERMISSION_CODES:
+        service = _SERVICES.get(operation, "ec2")
+        if operation == "AssumeRole":
+            return (
+                "the role cannot be assumed with these source credentials: check the role's "
+                "trust policy (and ExternalId), and that the source may call sts:AssumeRole"
+            )
+        return (
+            f"the AWS identity in use is not allowed {service}:{operation}: grant it in IAM, "
+            "or use another --profile"
+        )
+    return CREDENTIALS_HINT if code in _AUTH_CODES else None
