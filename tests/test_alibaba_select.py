@@ -22,7 +22,7 @@ CLIENTS = "alibaba.vpc.ssl_vpn_clients"
 GATEWAYS = "alibaba.vpc.vpn_gateways"
 DESCRIBE_CLIENTS = "DescribeSslVpnClients"
 REGION = "cn-hangzhou"
-HZ_OFFICE, HZ_CONTRACTORS, _, FRA_OFFICE = DEMO_GATEWAYS
+HZ_OFFICE, HZ_CONTRACTORS, _, FRA_OFFICE, *_PARTNER = DEMO_GATEWAYS
 
 
 @pytest.fixture

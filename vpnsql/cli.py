@@ -22,7 +22,9 @@ from vpnsql.runner import EXIT_ERROR, report_error, report_failed_calls, run_sta
 if TYPE_CHECKING:
     import duckdb
 
+    from vpnsql.registry import Registry
     from vpnsql.session import Session
+    from vpnsql.tables import Settings
 
 EXIT_OK, EXIT_USAGE, EXIT_PARTIAL = 0, 2, 3
 EXIT_INTERRUPTED, EXIT_BROKEN_PIPE, EXIT_TERMINATED = 130, 141, 143
@@ -86,7 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="COLUMN",
         help="with --outfile DIR: Hive-style partitioned parquet/csv (repeatable)",
     )
-    parser.add_argument("--profile", help="AWS credentials profile")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="the estate's config file (default: $VPNSQL_CONFIG, else "
+        "$XDG_CONFIG_HOME/vpnsql/config.toml); see docs/estate.md",
+    )
+    parser.add_argument("--profile", help="AWS credentials profile (of the default account)")
     parser.add_argument(
         "--yes",
         action="store_true",
@@ -100,9 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-concurrency",
         type=_positive_int,
-        default=16,
         metavar="N",
-        help="API calls in flight at once (default: 16)",
+        help="API calls in flight at once, in all (default: 64; at most 10 per account and region)",
+    )
+    parser.add_argument(
+        "--max-calls",
+        type=_positive_int,
+        metavar="N",
+        help="API calls one statement may make (default: 5000)",
     )
     parser.add_argument(
         "--allow-partial",
@@ -232,18 +245,37 @@ def _run(args: argparse.Namespace) -> int:
         from vpnsql import shell
 
         with _maybe_sandbox(args.sandbox):
-            return shell.run(args)
+            registry, settings = _settings(args)
+            return shell.run(args, registry, settings)
     with _maybe_sandbox(args.sandbox), _without_cycle_collection():
         from vpnsql import statements
         from vpnsql.session import Session
-        from vpnsql.tables import Settings
 
+        registry, settings = _settings(args)
         session = Session(
-            settings=Settings(args.profile, args.max_concurrency, args.dry_run),
+            registry=registry,
+            settings=settings,
             confirm=(lambda preview: True) if args.yes else statements.refuse_many,
             allow_partial=args.allow_partial,
         )
         return _print_results(session, sql, args)
+
+
+def _settings(args: argparse.Namespace) -> tuple[Registry, Settings]:
+    """The providers, and the run's settings from the config file under the flags."""
+    from vpnsql.registry import Registry
+    from vpnsql.settings import make_settings
+
+    registry = Registry.discover()
+    settings = make_settings(
+        registry,
+        config=args.config,
+        profile=args.profile,
+        dry_run=args.dry_run,
+        max_concurrency=args.max_concurrency,
+        max_calls=args.max_calls,
+    )
+    return registry, settings
 
 
 def _check_output_args(args: argparse.Namespace) -> None:
@@ -343,6 +375,7 @@ def _maybe_sandbox(enabled: bool) -> Iterator[None]:
 
         running = sandbox.start()
         os.environ.update(_isolated_env(running.env()))
+        os.environ["VPNSQL_CONFIG"] = str(running.config_path)  # --config still wins
         print(
             f"vpnsql: using the sandbox (AWS at {running.endpoint_url}, "
             f"Alibaba at {running.alibaba.url})",
@@ -373,13 +406,17 @@ LEAKY_VARIABLES = (
 
 
 def _isolated_env(env: dict[str, str]) -> dict[str, str]:
-    """The sandbox's variables, with the real clouds' config files hidden so nothing leaks."""
+    """The sandbox's variables, with the real clouds' config files hidden so nothing leaks.
+
+    The aliyun CLI's config.json stays readable: the sandbox's own Alibaba accounts are
+    profiles of a file of its own, and the default chain finds the sandbox's access key in
+    the environment before it would look there (as the default region comes first from
+    ALIBABA_CLOUD_REGION_ID)."""
     return {
         **env,
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "ALIBABA_CLOUD_CREDENTIALS_FILE": os.devnull,
-        "ALIBABA_CLOUD_CLI_PROFILE_DISABLED": "true",
         "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
     }
 
@@ -392,7 +429,7 @@ def _serve_sandbox(args: argparse.Namespace) -> int:
     running = sandbox.start(
         host=args.host, port=args.port, demo=not args.no_demo, latency=args.latency
     )
-    for name, value in running.env().items():
+    for name, value in {**running.env(), "VPNSQL_CONFIG": str(running.config_path)}.items():
         print(f"export {name}={value}")
     sys.stdout.flush()
     print(f"vpnsql: sandbox serving on {running.endpoint_url}; Ctrl-C stops it", file=sys.stderr)

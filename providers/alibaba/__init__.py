@@ -1,8 +1,8 @@
 """The Alibaba Cloud provider: declarations only here; the SDK is imported when a table is read."""
 
 from vpnsql.tables import Provider
-from vpnsql_providers.alibaba import vpc
-from vpnsql_providers.alibaba.client import credential_source
+from vpnsql_providers.alibaba import estate, vpc
+from vpnsql_providers.alibaba.client import credential_source, prepare
 
 PROVIDER = Provider(
     name="alibaba",
@@ -10,4 +10,8 @@ PROVIDER = Provider(
     tables=vpc.TABLES,
     credentials=credential_source,
     view_branches=vpc.VIEW_BRANCHES,
+    config=estate.CONFIG,
+    accounts=estate.all_accounts,
+    identity=estate.identity,
+    prepare=prepare,
 )

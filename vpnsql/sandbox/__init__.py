@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -37,6 +40,7 @@ from .alibaba import AlibabaServer
 from .alibaba import start as start_alibaba
 from .aws import DEFAULT_ACCOUNT_ID, create_endpoint, reset, seed_connections, seed_from_json
 from .demo import load as load_demo
+from .estate import config_text, load_organization
 
 __all__ = [
     "Sandbox",
@@ -54,12 +58,18 @@ ADMIN_PREFIX = "/_vpnsql/"
 
 @dataclass(frozen=True)
 class Sandbox:
-    """A running sandbox: the AWS server at ``endpoint_url`` and ``alibaba``; ``stop()`` both."""
+    """A running sandbox: the AWS server at ``endpoint_url`` and ``alibaba``; ``stop()`` both.
+
+    ``config_path`` is a vpnsql config file for the sandbox's estate (the Organization's
+    accounts, two Alibaba accounts), written with the Alibaba profiles it names into a
+    directory of its own that ``stop()`` removes.
+    """
 
     endpoint_url: str
     _server: BaseWSGIServer = field(repr=False, compare=False)
     _thread: threading.Thread = field(repr=False, compare=False)
     alibaba: AlibabaServer = field(compare=False)
+    config_path: Path = field(compare=False)
 
     def env(self) -> dict[str, str]:
         """Environment that points AWS SDKs, the AWS CLI and vpnsql at this sandbox."""
@@ -77,6 +87,7 @@ class Sandbox:
         self._thread.join()
         self._server.server_close()
         self.alibaba.stop()
+        shutil.rmtree(self.config_path.parent, ignore_errors=True)
 
 
 def start(
@@ -95,11 +106,24 @@ def start(
     )
     thread = threading.Thread(target=server.serve_forever, name="vpnsql-sandbox", daemon=True)
     thread.start()
+    load_organization()
     if demo:
         load_demo()
     alibaba = start_alibaba(host=host, demo=demo, latency=latency)
     netloc = f"[{host}]" if ":" in host else host
-    return Sandbox(f"http://{netloc}:{server.server_port}", server, thread, alibaba)
+    config = _write_config(alibaba)
+    return Sandbox(f"http://{netloc}:{server.server_port}", server, thread, alibaba, config)
+
+
+def _write_config(alibaba: AlibabaServer) -> Path:
+    """The estate's config file and the Alibaba profiles it names, readable by the user only
+    (the profiles hold the emulator's dummy keys, as a real one holds real keys)."""
+    directory = Path(tempfile.mkdtemp(prefix="vpnsql-sandbox-"))
+    profiles = directory / "aliyun.json"
+    profiles.write_text(json.dumps(alibaba.profiles(), indent=2), encoding="utf-8")
+    config = directory / "config.toml"
+    config.write_text(config_text(profiles), encoding="utf-8")
+    return config
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -64,6 +64,12 @@ __all__ = [
 
 API_VERSION = "2016-04-28"
 ACCESS_KEY_ID = ACCESS_KEY_SECRET = "testing"
+ACCOUNT_ID = "1234567890123456"
+PARTNER_KEY_ID, PARTNER_KEY_SECRET = "partner", "partner-secret"
+PARTNER_ACCOUNT_ID = "6543210987654321"
+ACCESS_KEYS = {ACCESS_KEY_ID: ACCESS_KEY_SECRET, PARTNER_KEY_ID: PARTNER_KEY_SECRET}
+OWNERS = {ACCESS_KEY_ID: ACCOUNT_ID, PARTNER_KEY_ID: PARTNER_ACCOUNT_ID}
+"""Two accounts, each with an access key: a request sees only its own account's gateways."""
 DEFAULT_REGION = "cn-hangzhou"
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 10, 50
 CLOCK_WINDOW = timedelta(minutes=15)
@@ -214,6 +220,7 @@ class Gateway:
 
     region: str
     fields: dict[str, Any]
+    owner: str = ACCOUNT_ID
     clients: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -230,10 +237,16 @@ class Emulator:
     Thread-safe: the server answers each request on its own thread.
     """
 
-    def __init__(self, access_keys: Mapping[str, str] | None = None, latency: float = 0.0):
+    def __init__(
+        self,
+        access_keys: Mapping[str, str] | None = None,
+        latency: float = 0.0,
+        owners: Mapping[str, str] | None = None,
+    ):
         if latency < 0:
             raise ValueError("latency must be >= 0")
-        self.access_keys = dict(access_keys or {ACCESS_KEY_ID: ACCESS_KEY_SECRET})
+        self.access_keys = dict(access_keys or ACCESS_KEYS)
+        self.owners = dict(owners or OWNERS)
         self.latency = latency
         self._lock = threading.Lock()
         self._gateways: dict[str, Gateway] = {}
@@ -244,11 +257,18 @@ class Emulator:
     # ------------------------------------------------------------------------ seeding
 
     def create_gateway(
-        self, region: str, gateway_id: str | None = None, *, seed: int | None = None, **fields: Any
+        self,
+        region: str,
+        gateway_id: str | None = None,
+        *,
+        seed: int | None = None,
+        owner: str = ACCOUNT_ID,
+        **fields: Any,
     ) -> str:
-        """Add a VPN gateway (API field names in ``fields``, the rest generated); its ID."""
+        """Add a VPN gateway of account ``owner`` (API field names in ``fields``, the rest
+        generated); its ID."""
         with self._lock:
-            gateway = self._add_gateway(region, gateway_id, fields, random.Random(seed))
+            gateway = self._add_gateway(region, gateway_id, fields, random.Random(seed), owner)
         return gateway.fields["VpnGatewayId"]
 
     def seed_clients(
@@ -277,7 +297,7 @@ class Emulator:
         with self._lock:
             gateway = self._gateways.get(gateway_id or "")
             if gateway is None:
-                gateway = self._add_gateway(region, gateway_id, {}, random.Random())
+                gateway = self._add_gateway(region, gateway_id, {}, random.Random(), ACCOUNT_ID)
             elif gateway.region != region:
                 raise ValueError(f"gateway {gateway_id} is in {gateway.region}, not {region}")
             first = len(gateway.clients)
@@ -288,7 +308,12 @@ class Emulator:
             return gateway.fields["VpnGatewayId"]
 
     def _add_gateway(
-        self, region: str, gateway_id: str | None, fields: Mapping[str, Any], rng: random.Random
+        self,
+        region: str,
+        gateway_id: str | None,
+        fields: Mapping[str, Any],
+        rng: random.Random,
+        owner: str,
     ) -> Gateway:
         """Create a gateway; the caller holds the lock."""
         unknown = set(fields) - GATEWAY_FIELDS
@@ -297,7 +322,7 @@ class Emulator:
         gateway_id = gateway_id or f"vpn-{_token(rng, 21)}"
         if gateway_id in self._gateways:
             raise ValueError(f"gateway {gateway_id} already exists")
-        gateway = Gateway(region, _gateway_fields(rng, gateway_id, fields))
+        gateway = Gateway(region, _gateway_fields(rng, gateway_id, fields), owner)
         self._gateways[gateway_id] = gateway
         return gateway
 
@@ -334,7 +359,7 @@ class Emulator:
             if self.latency:
                 time.sleep(self.latency)
             params = request.params
-            self._authenticate(request, params)
+            owner = self.owners.get(self._authenticate(request, params), ACCOUNT_ID)
             action = request.headers.get("x-acs-action") or params.get("Action", "")
             version = request.headers.get("x-acs-version") or params.get("Version", "")
             params = {k: v for k, v in params.items() if k not in _V2_SIGNING_PARAMS}
@@ -348,20 +373,20 @@ class Emulator:
                     "InvalidAction.NotFound",
                     "Specified api is not found, please check your url and method.",
                 )
-            return 200, {"RequestId": request_id, **handler(params)}
+            return 200, {"RequestId": request_id, **handler(params, owner)}
         except ApiError as error:
             host = request.headers.get("host", "")
             body = {"RequestId": request_id, "HostId": host, "Code": error.code}
             return error.status, {**body, "Message": error.message}
 
-    def _actions(self) -> dict[str, Callable[[dict[str, str]], dict[str, Any]]]:
+    def _actions(self) -> dict[str, Callable[[dict[str, str], str], dict[str, Any]]]:
         return {
             "DescribeRegions": self._describe_regions,
             "DescribeSslVpnClients": self._describe_ssl_vpn_clients,
             "DescribeVpnGateways": self._describe_vpn_gateways,
         }
 
-    def _describe_regions(self, params: dict[str, str]) -> dict[str, Any]:
+    def _describe_regions(self, params: dict[str, str], owner: str) -> dict[str, Any]:
         regions = [
             {"RegionId": region, "LocalName": name, "RegionEndpoint": f"vpc.{region}.aliyuncs.com"}
             for region, name in REGIONS.items()
@@ -380,12 +405,12 @@ class Emulator:
                         raise Dropped
                     raise ApiError.injected(injection.code)
 
-    def _describe_ssl_vpn_clients(self, params: dict[str, str]) -> dict[str, Any]:
+    def _describe_ssl_vpn_clients(self, params: dict[str, str], owner: str) -> dict[str, Any]:
         region = _required(params, "RegionId")
         gateway_id = _required(params, "VpnGatewayId")
         with self._lock:
             gateway = self._gateways.get(gateway_id)
-            if gateway is None or gateway.region != region:
+            if gateway is None or gateway.region != region or gateway.owner != owner:
                 raise ApiError(
                     400,
                     "InvalidVpnGatewayInstanceId.NotFound",
@@ -402,7 +427,7 @@ class Emulator:
             "ClientInfoList": page,
         }
 
-    def _describe_vpn_gateways(self, params: dict[str, str]) -> dict[str, Any]:
+    def _describe_vpn_gateways(self, params: dict[str, str], owner: str) -> dict[str, Any]:
         region = _required(params, "RegionId")
         filters = {
             name: params[name] for name in ("VpnGatewayId", "VpcId", "Status") if name in params
@@ -412,6 +437,7 @@ class Emulator:
                 dict(gateway.fields)
                 for gateway in self._gateways.values()
                 if gateway.region == region
+                and gateway.owner == owner
                 and all(gateway.fields.get(name) == value for name, value in filters.items())
             ]
         number, size, page = _page(params, gateways)
@@ -424,8 +450,9 @@ class Emulator:
 
     # ------------------------------------------------------------------------ signatures
 
-    def _authenticate(self, request: Request, params: dict[str, str]) -> None:
-        """Verify the V3 or V2 signature, the timestamp and the nonce, or raise ApiError."""
+    def _authenticate(self, request: Request, params: dict[str, str]) -> str:
+        """Verify the V3 or V2 signature, the timestamp and the nonce, or raise ApiError; the
+        access key ID."""
         authorization = request.headers.get("authorization", "")
         if authorization.startswith(f"{V3_ALGORITHM} "):
             key_id, expected, given = self._v3(request, authorization)
@@ -441,6 +468,7 @@ class Emulator:
         if not hmac.compare_digest(expected, given):
             raise _signature_mismatch()
         self._check_fresh(key_id, signed_at, nonce)
+        return key_id
 
     def _secret(self, key_id: str) -> str:
         secret = self.access_keys.get(key_id)
@@ -662,6 +690,7 @@ class DemoGateway:
     name: str
     clients: int
     fields: Mapping[str, Any] = field(default_factory=dict)
+    owner: str = ACCOUNT_ID
 
 
 DEMO_SEED = 20240601
@@ -682,13 +711,31 @@ DEMO_GATEWAYS = (
         75,
         {"SslMaxConnections": 200, "Spec": "20M"},
     ),
+    DemoGateway(
+        "vpn-t4n1a2b3c4d5e6f7g80005",
+        "ap-southeast-1",
+        "sg-partner",
+        25,
+        {"SslMaxConnections": 100},
+        owner=PARTNER_ACCOUNT_ID,
+    ),
+    DemoGateway(
+        "vpn-bp1a2b3c4d5e6f7g80006",
+        "cn-hangzhou",
+        "hz-partner",
+        12,
+        {"Spec": "5M"},
+        owner=PARTNER_ACCOUNT_ID,
+    ),
 )
 
 
 def load_demo(emulator: Emulator) -> None:
     """Add the demo gateways and their clients (deterministic except times)."""
     for index, demo in enumerate(DEMO_GATEWAYS):
-        emulator.create_gateway(demo.region, demo.gateway_id, Name=demo.name, **demo.fields)
+        emulator.create_gateway(
+            demo.region, demo.gateway_id, owner=demo.owner, Name=demo.name, **demo.fields
+        )
         emulator.seed_clients(demo.region, demo.gateway_id, demo.clients, seed=DEMO_SEED + index)
 
 
@@ -751,6 +798,24 @@ class AlibabaServer:
             "ALIBABA_CLOUD_ACCESS_KEY_ID": key_id,
             "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret,
             "ALIBABA_CLOUD_REGION_ID": DEFAULT_REGION,
+        }
+
+    def profiles(self) -> dict[str, Any]:
+        """An aliyun CLI config file with one AK profile per account of the emulator."""
+        names = ("sandbox-main", "sandbox-partner")
+        keys = self.emulator.access_keys.items()  # an emulator may have fewer
+        return {
+            "current": names[0],
+            "profiles": [
+                {
+                    "name": name,
+                    "mode": "AK",
+                    "access_key_id": key_id,
+                    "access_key_secret": secret,
+                    "region_id": DEFAULT_REGION,
+                }
+                for name, (key_id, secret) in zip(names, keys, strict=False)
+            ],
         }
 
     def stop(self) -> None:

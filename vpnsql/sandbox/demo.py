@@ -1,13 +1,22 @@
-"""Deterministic demo data for the sandbox: four Client VPN endpoints in two regions.
+"""Deterministic demo data for the sandbox: Client VPN endpoints of three accounts.
 
-===================================  =========  ===================  ==================  =====
-endpoint id                          region     authentication       status              conns
-===================================  =========  ===================  ==================  =====
-``cvpn-endpoint-0a1b2c3d4e5f60001``  us-east-1  Active Directory     available           180
-``cvpn-endpoint-0a1b2c3d4e5f60002``  us-east-1  certificate          available            60
-``cvpn-endpoint-0a1b2c3d4e5f60003``  eu-west-1  AD + certificate     available           100
-``cvpn-endpoint-0a1b2c3d4e5f60004``  eu-west-1  certificate          pending-associate     0
-===================================  =========  ===================  ==================  =====
+The management account (123456789012, the sandbox's default credentials) has four endpoints
+in two regions; the Organization's members `prod` and `research` (see estate.py) have their
+own, reached by assuming OrganizationAccountAccessRole.
+
+=================  ===================================  =========  ================  =====
+account            endpoint id                          region     authentication    conns
+=================  ===================================  =========  ================  =====
+management         ``cvpn-endpoint-0a1b2c3d4e5f60001``  us-east-1  Active Directory    180
+management         ``cvpn-endpoint-0a1b2c3d4e5f60002``  us-east-1  certificate          60
+management         ``cvpn-endpoint-0a1b2c3d4e5f60003``  eu-west-1  AD + certificate    100
+management         ``cvpn-endpoint-0a1b2c3d4e5f60004``  eu-west-1  certificate (*)       0
+prod 234567890123  ``cvpn-endpoint-0b2c3d4e5f6a70001``  us-east-1  Active Directory     45
+prod 234567890123  ``cvpn-endpoint-0b2c3d4e5f6a70002``  eu-west-1  AD + certificate     30
+research 3456...   ``cvpn-endpoint-0c3d4e5f6a7b80001``  us-east-1  certificate          20
+=================  ===================================  =========  ================  =====
+
+(*) pending-associate; every other endpoint is available.
 
 Every listed connection is visible to DescribeClientVpnConnections: most are ``active``,
 about one in eight ``terminated`` within the last hour (with a ``ConnectionEndTime``).  AD
@@ -27,9 +36,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .aws import DEFAULT_ACCOUNT_ID, client_vpn_backends, create_endpoint, seed_connections
+from .estate import MEMBERS
 
 DEMO_SEED = 20240601
 DEMO_ACCOUNT_ID = DEFAULT_ACCOUNT_ID
+PROD_ACCOUNT_ID, RESEARCH_ACCOUNT_ID = (member.account_id for member in MEMBERS)
 DEMO_REGIONS = ("us-east-1", "eu-west-1")
 # The README quick-start queries this one.
 DEMO_ENDPOINT_ID = "cvpn-endpoint-0a1b2c3d4e5f60001"
@@ -59,6 +70,7 @@ class DemoEndpoint:
     connections: int
     cidr: str
     transport: str
+    account_id: str = DEMO_ACCOUNT_ID
 
 
 DEMO_ENDPOINTS = (
@@ -102,14 +114,51 @@ DEMO_ENDPOINTS = (
         cidr="10.201.0.0/22",
         transport="udp",
     ),
+    DemoEndpoint(
+        endpoint_id="cvpn-endpoint-0b2c3d4e5f6a70001",
+        region="us-east-1",
+        description="Production remote access",
+        auth="directory",
+        status="available",
+        connections=45,
+        cidr="10.110.0.0/22",
+        transport="udp",
+        account_id=PROD_ACCOUNT_ID,
+    ),
+    DemoEndpoint(
+        endpoint_id="cvpn-endpoint-0b2c3d4e5f6a70002",
+        region="eu-west-1",
+        description="Production EU",
+        auth="mixed",
+        status="available",
+        connections=30,
+        cidr="10.210.0.0/22",
+        transport="udp",
+        account_id=PROD_ACCOUNT_ID,
+    ),
+    DemoEndpoint(
+        endpoint_id="cvpn-endpoint-0c3d4e5f6a7b80001",
+        region="us-east-1",
+        description="Research lab",
+        auth="certificate",
+        status="available",
+        connections=20,
+        cidr="10.120.0.0/22",
+        transport="tcp",
+        account_id=RESEARCH_ACCOUNT_ID,
+    ),
 )
-DEMO_CONNECTION_COUNT = sum(endpoint.connections for endpoint in DEMO_ENDPOINTS)
+DEMO_CONNECTION_COUNT = sum(
+    endpoint.connections for endpoint in DEMO_ENDPOINTS if endpoint.account_id == DEMO_ACCOUNT_ID
+)
+"""The default account's connections (what vpnsql without a config file sees)."""
 
 
-def load(account_id: str = DEMO_ACCOUNT_ID) -> None:
+def load() -> None:
     """(Re)create the demo endpoints, replacing any earlier copy so state is always pristine."""
     now = datetime.now(UTC)
     for index, spec in enumerate(DEMO_ENDPOINTS):
+        account_id = spec.account_id
         client_vpn_backends[account_id][spec.region].endpoints.pop(spec.endpoint_id, None)
         create_endpoint(
             spec.region,

@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 
+from vpnsql.registry import Registry
 from vpnsql.shell.app import Shell
 from vpnsql.shell.banner import banner
 from vpnsql.shell.history import StatementHistory, history_path
@@ -19,11 +20,11 @@ from vpnsql.tables import Settings
 EDITING_MODE_VARIABLE = "VPNSQL_EDITING_MODE"
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, registry: Registry, settings: Settings) -> int:
     """Greet, then read and run statements until `.quit` or Ctrl-D; the exit status."""
-    settings = Settings(args.profile, args.max_concurrency, args.dry_run)
     shell = Shell(
         settings,
+        registry=registry,
         out=sys.stdout,
         fmt=args.output,
         header=not args.no_header,

@@ -25,6 +25,7 @@ from vpnsql import output
 from vpnsql.engine import interruptible
 from vpnsql.errors import UsageError
 from vpnsql.fetch import FetchCache
+from vpnsql.registry import Registry
 from vpnsql.runner import report_error, report_failed_calls, run_statement
 from vpnsql.session import Session
 from vpnsql.shell import meta
@@ -56,9 +57,11 @@ class Shell:
         screen: Output | None = None,
         debug: bool = False,
         allow_partial: bool = False,
+        registry: Registry | None = None,
     ) -> None:
         self.cache = FetchCache(ttl=CACHE_TTL)
         self.session = Session(
+            registry=registry,
             settings=settings,
             cache=self.cache,
             confirm=self.confirm,
