@@ -21,10 +21,13 @@ REGION = "us-east-1"
 @pytest.fixture(scope="session", autouse=True)
 def cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """vpnsql's cache (the EC2 model slice) in a directory of the run's own, for every test and
-    every process a test starts, never the machine's ~/.cache."""
+    every process a test starts, never the machine's ~/.cache (nor its ~/.config)."""
     path = tmp_path_factory.mktemp("cache")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", str(path))
+        # nor the machine's own estate: a test that wants one writes its config file
+        patch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+        patch.delenv("VPNSQL_CONFIG", raising=False)
         yield path
 
 

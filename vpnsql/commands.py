@@ -18,8 +18,10 @@ from vpnsql.errors import ParamError, ProviderError, SqlSyntaxError, UnknownTabl
 from vpnsql.registry import Registry
 from vpnsql.tables import FetchRequest, Method, Param, Settings, Table
 
-SHOW_KINDS = {"PROVIDERS": 0, "SERVICES": 1, "RESOURCES": 2, "METHODS": 3}
+SHOW_KINDS = {"PROVIDERS": 0, "SERVICES": 1, "RESOURCES": 2, "METHODS": 3, "ACCOUNTS": 1}
 """What SHOW lists, and how many name parts its `IN` scope has."""
+OPTIONAL_SCOPE = frozenset({"ACCOUNTS"})
+"""What SHOW lists in full without `IN`."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,8 @@ class Exec:
 
 @dataclass(frozen=True)
 class Show:
-    """`SHOW PROVIDERS|SERVICES IN p|RESOURCES IN p.s|METHODS IN p.s.r [LIKE 'pattern']`."""
+    """`SHOW PROVIDERS|SERVICES IN p|RESOURCES IN p.s|METHODS IN p.s.r|ACCOUNTS [IN p]
+    [LIKE 'pattern']`."""
 
     kind: str
     scope: tuple[str, ...] = ()
@@ -139,7 +142,7 @@ def parse_command(text: str, registry: Registry, settings: Settings) -> Command 
 def _show(tokens: _Tokens, registry: Registry) -> Show:
     kind = tokens.take().text.upper()
     scope: tuple[str, ...] = ()
-    if SHOW_KINDS[kind]:
+    if SHOW_KINDS[kind] and not (kind in OPTIONAL_SCOPE and tokens.word() != "IN"):
         if tokens.word() != "IN":
             raise tokens.error(f"SHOW {kind} needs IN followed by a name")
         tokens.take()

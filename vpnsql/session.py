@@ -9,14 +9,17 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
+from pathlib import Path
 
 import duckdb
 
-from vpnsql import planner, statements
+from vpnsql import estate, planner, statements
 from vpnsql.commands import Describe, Exec, Show
+from vpnsql.config import Config
 from vpnsql.engine import Engine, StagedCall
 from vpnsql.fetch import FetchCache, FetchStats, run_calls
 from vpnsql.registry import Registry
+from vpnsql.settings import make_settings
 from vpnsql.statements import Confirm, Outcome
 from vpnsql.tables import Settings
 
@@ -80,6 +83,8 @@ class Session:
     ) -> duckdb.DuckDBPyRelation | None:
         statement = self._resolve(statement, cache)
         action = statement.action
+        if isinstance(action, Show) and action.kind == "ACCOUNTS":
+            return self.engine.relation(*estate.show_accounts(action, self.registry, self.settings))
         if isinstance(action, Show):
             return self.engine.relation(*statements.show(action, self.registry))
         if isinstance(action, Describe):
@@ -147,21 +152,38 @@ class Session:
 
 def connect(
     *,
+    config: str | Path | Config | None = None,
     profile: str | None = None,
-    max_concurrency: int = 16,
+    max_concurrency: int | None = None,
+    max_calls: int | None = None,
     database: str = ":memory:",
     dry_run: bool = False,
     confirm: Confirm = statements.refuse_many,
     allow_partial: bool = False,
 ) -> Session:
-    """Open a session using the installed providers and the standard credential chains.
+    """Open a session using the installed providers, the config file and the standard
+    credential chains.
 
-    `confirm` decides whether a DELETE may terminate what it selected (see
+    `config` is the estate's config file (a path, or a `vpnsql.config.Config`); without one,
+    `$VPNSQL_CONFIG` or `$XDG_CONFIG_HOME/vpnsql/config.toml` if it exists, else one default
+    account per cloud. `confirm` decides whether a DELETE may terminate what it selected (see
     `statements.Preview`); by default one connection may go and more raise
     ConfirmationRequired. `allow_partial` keeps the rows of the calls that worked when others
     fail (see `Session.last_stats.failures`).
     """
-    settings = Settings(profile, max_concurrency, dry_run)
+    registry = Registry.discover()
+    settings = make_settings(
+        registry,
+        config=config,
+        profile=profile,
+        dry_run=dry_run,
+        max_concurrency=max_concurrency,
+        max_calls=max_calls,
+    )
     return Session(
-        settings=settings, database=database, confirm=confirm, allow_partial=allow_partial
+        registry=registry,
+        settings=settings,
+        database=database,
+        confirm=confirm,
+        allow_partial=allow_partial,
     )

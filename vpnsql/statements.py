@@ -84,7 +84,7 @@ def show(command: Show, registry: Registry) -> tuple[tuple[Column, ...], list[Ro
         )
         rows = [r for t in _within(registry, command.scope) for r in _methods(t)]
     if command.like is not None:
-        pattern = _like(command.like)
+        pattern = like(command.like)
         key = columns[0].name
         rows = [row for row in rows if pattern.fullmatch(row[key])]
     return columns, rows
@@ -122,7 +122,7 @@ def _methods(table: Table) -> list[Row]:
     return rows
 
 
-def _like(pattern: str) -> re.Pattern[str]:
+def like(pattern: str) -> re.Pattern[str]:
     """SQL LIKE (% and _) as a case-insensitive regular expression."""
     parts = [".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern]
     return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)

@@ -290,6 +290,8 @@ class Provider:
     config: tuple[Key, ...] = ()
     accounts: Callable[[Settings], Sequence[Account]] | None = None
     identity: Callable[[Account, Settings], str | None] | None = None
+    regions: Callable[[Account, Settings], str] | None = None
+    """How SHOW ACCOUNTS describes the regions an account is asked in."""
     prepare: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:

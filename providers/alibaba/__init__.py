@@ -13,5 +13,6 @@ PROVIDER = Provider(
     config=estate.CONFIG,
     accounts=estate.all_accounts,
     identity=estate.identity,
+    regions=estate.regions_of,
     prepare=prepare,
 )

@@ -117,6 +117,9 @@ class Estate:
             return fallback
 
     def configured_regions(self, name: str) -> list[str] | None:
+        """The regions to ask the account in without an API call; None for every one.
+        An account that does not exist fails here, once, before any of its calls."""
+        self.account(name)
         if self.regions is None:
             return [self.default_region(name)]
         if ALL_REGIONS in self.regions:
@@ -246,3 +249,11 @@ def identity(account: Account, settings: Settings) -> str | None:
     SDK); the ID is the configured or role-ARN one."""
     estate(settings).cloud_regions(account.name)
     return account.id
+
+
+def regions_of(account: Account, settings: Settings) -> str:
+    """SHOW ACCOUNTS: the configured regions, every region, or the default region."""
+    found = estate(settings)
+    if found.regions is None:
+        return found.default_region_or(account.name, "none configured")
+    return "every region" if ALL_REGIONS in found.regions else ", ".join(found.regions)

@@ -281,7 +281,9 @@ class Estate:
         return str(region)
 
     def configured_regions(self, name: str) -> list[str] | None:
-        """The regions to ask the account in without an API call; None for every enabled one."""
+        """The regions to ask the account in without an API call; None for every enabled one.
+        An account that does not exist fails here, once, before any of its calls."""
+        self.account(name)
         if self.regions is None:
             return [self.default_region(name)]
         if ALL_REGIONS in self.regions:
@@ -400,3 +402,11 @@ def all_accounts(settings: Settings) -> list[Account]:
 
 def identity(account: Account, settings: Settings) -> str | None:
     return estate(settings).identity(account.name)
+
+
+def regions_of(account: Account, settings: Settings) -> str:
+    """SHOW ACCOUNTS: the configured regions, every enabled one, or the default region."""
+    found = estate(settings)
+    if found.regions is None:
+        return found.default_region_or(account.name, "none configured")
+    return "every enabled region" if ALL_REGIONS in found.regions else ", ".join(found.regions)

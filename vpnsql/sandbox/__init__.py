@@ -7,7 +7,8 @@ Cloud emulator of :mod:`vpnsql.sandbox.alibaba` (``Sandbox.alibaba``).  Point bo
 AWS CLI and vpnsql at both with ``Sandbox.env()``.
 
 Besides moto's own routes the server answers ``POST /_vpnsql/seed`` (see
-:mod:`vpnsql.sandbox.aws`) and ``POST /_vpnsql/inject`` (``inject_aws_error`` over HTTP).
+:mod:`vpnsql.sandbox.aws`), ``POST /_vpnsql/inject`` (``inject_aws_error`` over HTTP) and
+``GET /_vpnsql/calls`` (the calls served per account and Action, as ``aws_calls``).
 ``latency`` adds that many seconds to every AWS and Alibaba API request (not to the admin
 routes), for benchmarking concurrent fan-out.
 
@@ -26,6 +27,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,7 @@ from .estate import config_text, load_organization
 
 __all__ = [
     "Sandbox",
+    "aws_calls",
     "clear_aws_errors",
     "create_endpoint",
     "inject_aws_error",
@@ -178,12 +181,30 @@ def clear_aws_errors() -> int:
     return left
 
 
+_calls: Counter[tuple[str, str]] = Counter()  # (account ID, Action) -> API calls served
+
+
+def aws_calls(action: str | None = None, account_id: str | None = None) -> int:
+    """AWS API calls served so far (of any sandbox in this process), injected errors too:
+    of one Action and/or one account, or all of them."""
+    with _injected_lock:
+        return sum(
+            count
+            for (account, name), count in _calls.items()
+            if action in (None, name) and account_id in (None, account)
+        )
+
+
 def _injecting(app: WSGIApp) -> WSGIApp:
-    """Answer an injected error instead of moto while any is pending."""
+    """Count each call by account and Action; answer an injected error instead of moto while
+    any is pending."""
 
     def injecting_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        action = _action(environ)
+        account = _account(environ)
         with _injected_lock:
-            code = _take_injected(environ) if _injected else None
+            _calls[(account, action or "")] += 1
+            code = _take_injected(action) if _injected else None
         if code is None:
             return app(environ, start_response)
         status, message = _INJECTABLE[code]
@@ -193,9 +214,8 @@ def _injecting(app: WSGIApp) -> WSGIApp:
     return injecting_app
 
 
-def _take_injected(environ: dict[str, Any]) -> str | None:
+def _take_injected(action: str | None) -> str | None:
     """The first pending error meant for this request's Action (call under the lock)."""
-    action = _action(environ) if any(wanted for _, wanted in _injected) else None
     for index, (code, wanted) in enumerate(_injected):
         if wanted is None or wanted == action:
             del _injected[index]
@@ -212,6 +232,15 @@ def _action(environ: dict[str, Any]) -> str | None:
     return fields.get("Action", [None])[0]
 
 
+def _account(environ: dict[str, Any]) -> str:
+    """The account a request is signed for: its access key's, as moto attributes it."""
+    from moto.iam.models import get_account_id_from
+
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    _, _, credential = authorization.partition("Credential=")
+    return get_account_id_from(credential.split("/", 1)[0])
+
+
 def _with_admin(app: WSGIApp) -> WSGIApp:
     """Route ``/_vpnsql/*`` to the admin handlers and everything else to moto."""
 
@@ -224,7 +253,15 @@ def _with_admin(app: WSGIApp) -> WSGIApp:
 
 
 def _admin(request: Request) -> Response:
-    route = _ADMIN_ROUTES.get(request.path.removeprefix(ADMIN_PREFIX))
+    name = request.path.removeprefix(ADMIN_PREFIX)
+    if name == "calls" and request.method == "GET":
+        with _injected_lock:
+            counts = [
+                {"account_id": account, "action": action, "count": count}
+                for (account, action), count in sorted(_calls.items())
+            ]
+        return _json({"calls": counts}, 200)
+    route = _ADMIN_ROUTES.get(name)
     if route is None:
         return _json({"error": f"no admin route {request.path}"}, 404)
     if request.method != "POST":

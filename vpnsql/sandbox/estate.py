@@ -11,6 +11,7 @@ where it asks for one, the ExternalId matches), as IAM does.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -89,6 +90,10 @@ def remove_member(account_id: str) -> None:
 
 class AccessDenied(STSClientError):
     code = "AccessDenied"
+
+
+# IAM's AccessDenied is not among STS's modelled errors, which moto warns about on each use.
+warnings.filterwarnings("ignore", message=r"Exception\(AccessDenied\)", category=UserWarning)
 
 
 def _checked_assume_role(original: Callable[[TokenResponse], Any]) -> Callable[..., Any]:
