@@ -329,3 +329,17 @@ def test_ctrl_c_cancels_outstanding_calls_and_exits_130(
     assert proc.returncode == 130
     assert out == "" and "interrupted" in err and "Traceback" not in err
     assert waited < 8  # not the 30 s the three calls would have taken
+
+
+def test_a_join_carries_the_region_to_the_other_side(session: Session) -> None:
+    """The connections side is asked in eu-west-1, not in the default region (us-east-1)."""
+    from vpnsql.sandbox import demo
+
+    rows = session.sql(
+        "SELECT e.description, count(c.connectionId) "
+        "FROM aws.ec2_api.client_vpn_endpoints e JOIN aws.ec2_api.client_vpn_connections c "
+        "ON c.clientVpnEndpointId = e.clientVpnEndpointId AND c.region = e.region "
+        "WHERE e.region = 'eu-west-1' AND e.clientVpnEndpointId = "
+        f"'{demo.DEMO_EU_ENDPOINT_ID}' GROUP BY 1"
+    ).fetchall()
+    assert rows == [("EU office", 100)]

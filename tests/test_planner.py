@@ -430,3 +430,86 @@ def test_view_regions_are_filled_in_when_unconstrained_and_follow_equalities() -
 def test_an_unknown_view_provider_is_an_error_naming_the_known_ones(provider: str) -> None:
     with pytest.raises(ParamError, match=r"not a known provider \(known: alibaba, aws\)"):
         view_calls(f"SELECT * FROM {VIEW} WHERE provider = '{provider}' AND region = 'eu-west-1'")
+
+
+ENDPOINTS = "aws.ec2_api.client_vpn_endpoints"
+
+
+def regions_of(sql: str, resource: str = "client_vpn_connections") -> set[str]:
+    """The regions the calls on a table ask ({'open'} where the fetcher fills them in)."""
+    found = set()
+    for call in calls(sql):
+        if call.table.resource == resource:
+            found.add(dict(call.params).get("region", "open"))
+    return found
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        f"SELECT e.description, count(c.connectionId) FROM {ENDPOINTS} e JOIN {CONNS} c "
+        "ON c.clientVpnEndpointId = e.clientVpnEndpointId AND c.region = e.region "
+        "WHERE e.region = 'eu-west-1' GROUP BY 1",
+        f"SELECT * FROM {ENDPOINTS} e JOIN {CONNS} c USING (region) WHERE e.region = 'eu-west-1'",
+        f"SELECT * FROM {ENDPOINTS} e, {CONNS} c WHERE c.region = e.region "
+        "AND e.region = 'eu-west-1'",
+        f"WITH eps AS (SELECT * FROM {ENDPOINTS} WHERE region = 'eu-west-1') "
+        f"SELECT * FROM eps JOIN {CONNS} c ON c.region = eps.region",
+        f"SELECT * FROM {CONNS} c JOIN (SELECT region AS r FROM {ENDPOINTS} "
+        "WHERE region = 'eu-west-1') s ON c.region = s.r",
+        f"SELECT * FROM (SELECT * FROM {CONNS}) s WHERE s.region = 'eu-west-1'",
+        f"WITH x AS (SELECT * FROM {CONNS}) SELECT count(*) FROM x WHERE region = 'eu-west-1'",
+        f"SELECT * FROM (SELECT region, count(*) AS n FROM {CONNS} GROUP BY region) s "
+        "WHERE s.region = 'eu-west-1'",
+    ],
+    ids=["on", "using", "where", "cte", "subquery", "outer", "outer-cte", "group-key"],
+)
+def test_an_equality_carries_the_other_sides_values(sql: str) -> None:
+    assert regions_of(sql) == {"eu-west-1"}
+
+
+def test_equalities_between_open_params_leave_both_open() -> None:
+    sql = f"SELECT * FROM {ENDPOINTS} e JOIN {CONNS} c ON c.region = e.region"
+    assert regions_of(sql) == {"open"} and regions_of(sql, "client_vpn_endpoints") == {"open"}
+
+
+def test_a_cte_used_twice_asks_what_both_uses_need() -> None:
+    sql = (
+        f"WITH x AS (SELECT * FROM {CONNS}) SELECT * FROM x a JOIN x b "
+        "ON a.connectionId = b.connectionId WHERE a.region = 'us-east-1' AND b.region = 'eu-west-1'"
+    )
+    assert regions_of(sql) == {"us-east-1", "eu-west-1"}
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        f"SELECT * FROM {CONNS} c JOIN my_regions t ON c.region = t.region",
+        f"SELECT * FROM {CONNS} c JOIN (SELECT lower(region) AS r FROM {ENDPOINTS} "
+        "WHERE region = 'eu-west-1') s ON c.region = s.r",
+        f"SELECT * FROM (SELECT * FROM {CONNS} LIMIT 5) s WHERE s.region = 'eu-west-1'",
+        f"SELECT * FROM (SELECT * FROM {CONNS}) s WHERE s.region LIKE 'eu-%'",
+        f"SELECT * FROM {VIEW} v JOIN my_regions t ON v.region = t.region",
+    ],
+    ids=["duckdb-table", "computed", "through-limit", "like-outside", "view"],
+)
+def test_an_equality_the_plan_cannot_know_is_refused_not_defaulted(sql: str) -> None:
+    with pytest.raises(ParamError, match="region"):
+        plan_statement(sql, CLOUDS, Settings())
+
+
+def test_an_equated_endpoint_is_discovered_when_its_values_cannot_be_known() -> None:
+    """Discovery asks every endpoint: a superset DuckDB joins, never an answer from defaults."""
+    sql = f"SELECT * FROM {CONNS} c JOIN my_endpoints t ON c.clientVpnEndpointId = t.id"
+    [call] = plan_statement(sql, CLOUDS, Settings()).calls
+    assert "ClientVpnEndpointId" in [p.name for p in call.discover]
+
+
+def test_the_view_takes_an_equated_tables_regions() -> None:
+    sql = (
+        f"SELECT * FROM {VIEW} v JOIN {ENDPOINTS} e ON v.region = e.region "
+        "WHERE e.region = 'eu-west-1'"
+    )
+    found = plan_statement(sql, CLOUDS, Settings()).calls
+    regions = {(c.table.provider, dict(c.params).get("region")) for c in found if c.via}
+    assert regions == {("aws", "eu-west-1"), ("alibaba", "eu-west-1")}

@@ -4,17 +4,17 @@ paging early."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlglot import exp
 
 from vpnsql.errors import ParamError
+from vpnsql.planner.conditions import NOT_LITERAL, conjuncts, literal, literal_values
+from vpnsql.planner.lineage import Lineage
 from vpnsql.planner.model import Resolved
 from vpnsql.planner.syntax import DIALECT
 from vpnsql.tables import Param, Table
-
-_NOT_LITERAL = object()
 
 
 @dataclass
@@ -28,17 +28,49 @@ class Reference:
 
 
 def read_scope(
+    node: exp.Table,
     table: Table,
-    alias: str,
     scope: exp.Select,
     resolved: Resolved,
     known: Mapping[str, Sequence[str]],
+    lineage: Lineage,
 ) -> Reference:
-    """Collect constraints on this reference from its SELECT's WHERE and inner-join ONs."""
+    """Collect constraints on this reference: the literals of its SELECT's WHERE and inner-join
+    ONs, and what equalities to other columns give its steering params (see lineage.py)."""
+    alias = node.alias_or_name
+    conjunctions = list(conjuncts(scope))
+    reference, consumed = literals(table, alias, conjunctions, resolved, known)
+    if reference.pending:
+        return reference  # planned again once the subqueries have run
+    for param in _steering_params(table):
+        if param.name in reference.values:
+            continue
+        given = lineage.values(node, table, param)
+        if given is not None:
+            reference.values[param.name] = {v for v in given if accepts(param, v)}
+        elif _mentions(conjunctions, param, alias):
+            raise ParamError(
+                f"{table.name}: {param.name} is constrained in a way vpnsql cannot plan",
+                hint=f"write {param.name} = '{param.example}' or {param.name} IN (...) "
+                "as a top-level AND condition",
+            )
+    if consumed == len(conjunctions) and _limit_is_final(scope):
+        reference.limit = _literal_int(scope.args["limit"].expression) + _offset(scope)
+    return reference
+
+
+def literals(
+    table: Table,
+    alias: str,
+    conjunctions: Iterable[exp.Expression],
+    resolved: Resolved,
+    known: Mapping[str, Sequence[str]],
+) -> tuple[Reference, int]:
+    """The reference's literal constraints (and subqueries to run first), and how many
+    conditions they took."""
     reference = Reference(table)
-    conjuncts = list(_conjuncts(scope))
     consumed = 0
-    for conjunct in conjuncts:
+    for conjunct in conjunctions:
         found = _constraint(conjunct, table, alias)
         if found is None:
             continue
@@ -52,18 +84,17 @@ def read_scope(
         previous = reference.values.get(param.name)
         reference.values[param.name] = checked if previous is None else previous & checked
         consumed += 1
-    if reference.pending:
-        return reference  # planned again once the subqueries have run
-    for param in _steering_params(table):
-        if param.name not in reference.values and _mentions(conjuncts, param, alias):
-            raise ParamError(
-                f"{table.name}: {param.name} is constrained in a way vpnsql cannot plan",
-                hint=f"write {param.name} = '{param.example}' or {param.name} IN (...) "
-                "as a top-level AND condition",
-            )
-    if consumed == len(conjuncts) and _limit_is_final(scope):
-        reference.limit = _literal_int(scope.args["limit"].expression) + _offset(scope)
-    return reference
+    return reference, consumed
+
+
+def accepts(param: Param, value: str) -> bool:
+    """Whether the value can be the param's: one another table's column gave, which can match
+    none of this table's rows otherwise."""
+    try:
+        param.validate(value)
+    except ValueError:
+        return False
+    return True
 
 
 def checked_values(
@@ -96,25 +127,6 @@ def _steering_params(table: Table) -> tuple[Param, ...]:
     return table.required_params
 
 
-def _conjuncts(scope: exp.Select) -> Iterator[exp.Expression]:
-    where = scope.args.get("where")
-    if where is not None:
-        yield from _flatten_and(where.this)
-    for join in scope.args.get("joins") or []:
-        on = join.args.get("on")
-        if on is not None and not join.side and join.kind in ("", "INNER"):
-            yield from _flatten_and(on)
-
-
-def _flatten_and(node: exp.Expression) -> Iterator[exp.Expression]:
-    node = node.unnest()
-    if isinstance(node, exp.And):
-        for part in node.flatten():
-            yield from _flatten_and(part)
-    else:
-        yield node
-
-
 def _constraint(
     node: exp.Expression, table: Table, alias: str
 ) -> tuple[Param, list[object] | str] | None:
@@ -122,22 +134,14 @@ def _constraint(
 
     For `col IN (SELECT ...)` the values are the subquery's SQL, to be run first.
     """
-    if isinstance(node, exp.EQ):
-        sides = [(node.this, node.expression), (node.expression, node.this)]
-        for column, other in sides:
-            param = _param_of(column, table, alias)
-            value = literal(other)
-            if param is not None and value is not _NOT_LITERAL:
-                return param, [value]
+    for column, values in literal_values(node):
+        param = _param_of(column, table, alias)
+        if param is not None:
+            return param, values
     query = node.args.get("query") if isinstance(node, exp.In) else None
     if isinstance(query, exp.Subquery) and isinstance(query.this, exp.Query):
         param = _param_of(node.this, table, alias)
         return (param, query.this.sql(DIALECT)) if param is not None else None
-    if isinstance(node, exp.In) and query is None and not node.args.get("unnest"):
-        param = _param_of(node.this, table, alias)
-        values = [literal(v) for v in node.expressions]
-        if param is not None and values and _NOT_LITERAL not in values:
-            return param, values
     return None
 
 
@@ -167,24 +171,8 @@ def _is_join_condition(node: exp.Expression) -> bool:
     )
 
 
-def literal(node: exp.Expression) -> object:
-    if isinstance(node, exp.Literal):
-        if node.is_string:
-            return node.this
-        number = float(node.this)
-        return int(number) if number.is_integer() and "." not in node.this else number
-    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string:
-        value = literal(node.this)
-        return -value if isinstance(value, int | float) else _NOT_LITERAL
-    if isinstance(node, exp.Boolean):
-        return node.this
-    if isinstance(node, exp.Null):
-        return None
-    return _NOT_LITERAL
-
-
 def _literal_int(node: exp.Expression | None) -> int | None:
-    value = literal(node) if node is not None else _NOT_LITERAL
+    value = literal(node) if node is not None else NOT_LITERAL
     return value if isinstance(value, int) and value >= 0 else None
 
 

@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from sqlglot import exp
 
 from vpnsql.errors import UnsupportedStatementError
-from vpnsql.planner.constraints import Reference, read_scope
+from vpnsql.planner.conditions import conjuncts
+from vpnsql.planner.constraints import Reference, literals, read_scope
+from vpnsql.planner.lineage import Lineage
 from vpnsql.planner.model import Resolved
 from vpnsql.registry import Registry
-from vpnsql.tables import Table
+from vpnsql.tables import Param, Table
 
 
 def is_virtual(node: exp.Expression | None, registry: Registry) -> bool:
@@ -35,18 +37,31 @@ def virtual_name(node: exp.Table, registry: Registry) -> str | None:
 def find_references(
     expression: exp.Expression, registry: Registry, resolved: Resolved
 ) -> Iterator[Reference]:
-    for node in expression.find_all(exp.Table):
+    def resolve(node: exp.Table) -> Table | None:
         name = virtual_name(node, registry)
-        if name is None:
+        return registry.table(name) if name is not None else None
+
+    def given(node: exp.Table, table: Table, param: Param) -> set[str] | None:
+        scope = node.find_ancestor(exp.Select)
+        if scope is None:
+            return None
+        known = _known_values(table, registry)
+        found, _ = literals(table, node.alias_or_name, conjuncts(scope), resolved, known)
+        return found.values.get(param.name)
+
+    lineage = Lineage(resolve, given)
+    for node in expression.find_all(exp.Table):
+        table = resolve(node)
+        if table is None:
             continue
-        table = registry.table(name)
         scope = node.find_ancestor(exp.Select)
         if scope is None or _is_write_target(node):
             raise UnsupportedStatementError(
                 f"{table.name} can only be read (SELECT); "
                 f"{expression.key.upper()} on a virtual table is not supported"
             )
-        yield read_scope(table, node.alias_or_name, scope, resolved, _known_values(table, registry))
+        known = _known_values(table, registry)
+        yield read_scope(node, table, scope, resolved, known, lineage)
 
 
 def _known_values(table: Table, registry: Registry) -> dict[str, list[str]]:

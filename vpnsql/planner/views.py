@@ -6,10 +6,10 @@ import itertools
 
 from vpnsql.errors import ParamError
 from vpnsql.planner.calls import matches_nothing, merge
-from vpnsql.planner.constraints import Reference
+from vpnsql.planner.constraints import Reference, accepts
 from vpnsql.planner.model import Call
 from vpnsql.registry import Registry
-from vpnsql.tables import Param, Table, ViewBranch
+from vpnsql.tables import Table, ViewBranch
 
 
 def view_calls(view: Table, references: list[Reference], registry: Registry) -> list[Call]:
@@ -78,11 +78,3 @@ def _branch_calls(branch: ViewBranch, reference: Reference) -> list[Call]:
         )
         for combination in itertools.product(*(values[name] for name in order))
     ]
-
-
-def accepts(param: Param, value: str) -> bool:
-    try:
-        param.validate(value)
-    except ValueError:
-        return False
-    return True
