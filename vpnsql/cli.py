@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="API calls in flight at once, in all (default: 64; at most 10 per account and region)",
     )
     parser.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="how long a statement's API calls may take in all (default: 300)",
+    )
+    parser.add_argument(
         "--max-calls",
         type=_positive_int,
         metavar="N",
@@ -146,6 +152,16 @@ def build_sandbox_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-demo", action="store_true", help="start empty, without demo data")
     return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -274,6 +290,7 @@ def _settings(args: argparse.Namespace) -> tuple[Registry, Settings]:
         dry_run=args.dry_run,
         max_concurrency=args.max_concurrency,
         max_calls=args.max_calls,
+        timeout=args.timeout,
     )
     return registry, settings
 

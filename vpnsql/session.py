@@ -156,6 +156,7 @@ def connect(
     profile: str | None = None,
     max_concurrency: int | None = None,
     max_calls: int | None = None,
+    timeout: float | None = None,
     database: str = ":memory:",
     dry_run: bool = False,
     confirm: Confirm = statements.refuse_many,
@@ -179,6 +180,7 @@ def connect(
         dry_run=dry_run,
         max_concurrency=max_concurrency,
         max_calls=max_calls,
+        timeout=timeout,
     )
     return Session(
         registry=registry,
