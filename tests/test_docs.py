@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +57,26 @@ def test_every_example_runs_on_the_sandbox_as_written(aws_env: Any, example: str
         if relation is not None:
             relation.fetchall()
         assert session.last_failed == 0, example
+
+
+SANDBOX_COMMAND = re.compile(r'vpnsql --sandbox -e "(.*?)"', re.DOTALL)
+DOCS_WITH_COMMANDS = ("estate.md",)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        pytest.param(match, id=f"{name}-{index}")
+        for name in DOCS_WITH_COMMANDS
+        for index, match in enumerate(
+            SANDBOX_COMMAND.findall((ROOT / "docs" / name).read_text(encoding="utf-8"))
+        )
+    ],
+)
+def test_every_sandbox_command_in_the_docs_runs_as_written(statement: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "vpnsql.cli", "--sandbox", "-e", statement],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "(0 rows)" not in result.stdout
