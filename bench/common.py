@@ -42,9 +42,11 @@ VPNSQL_CLI = (
 
 
 @contextmanager
-def sandbox(latency: float = 0.0) -> Iterator[dict[str, str]]:
+def sandbox(latency: float = 0.0, *, estate: bool = False) -> Iterator[dict[str, str]]:
     """`vpnsql sandbox --port 0 --no-demo` in its own process; yields the env that uses it,
-    with the machine's own AWS configuration hidden."""
+    with the machine's own AWS configuration hidden. With `estate`, the env keeps the
+    sandbox's VPNSQL_CONFIG (its Organization and Alibaba accounts); without, vpnsql sees one
+    account per cloud."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "vpnsql.cli", "sandbox", "--port", "0", "--no-demo",
          "--latency", str(latency)],
@@ -52,13 +54,15 @@ def sandbox(latency: float = 0.0) -> Iterator[dict[str, str]]:
     )  # fmt: skip
     exports: dict[str, str] = {}
     assert proc.stdout is not None
-    while "AWS_DEFAULT_REGION" not in exports:
+    while "VPNSQL_CONFIG" not in exports:
         line = proc.stdout.readline()
         if not line:
             raise SystemExit("the sandbox did not start")
         name, _, value = line.removeprefix("export ").strip().partition("=")
         exports[name] = value
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    if not estate:
+        del exports["VPNSQL_CONFIG"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VPNSQL_"))}
     env.update(exports, AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
     try:
         yield env

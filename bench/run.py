@@ -13,10 +13,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import coldstart
+import estate
 import fanout
 import volume
 
-BENCHMARKS = ("volume", "fanout", "coldstart")
+BENCHMARKS = ("volume", "fanout", "coldstart", "estate")
 
 
 def main() -> int:
@@ -24,7 +25,12 @@ def main() -> int:
     parser.add_argument("--only", action="append", choices=BENCHMARKS, help="run only these")
     parser.add_argument("--rows", type=int, default=100_000, help="volume: connections")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement")
-    parser.add_argument("--latency", type=float, default=0.15, help="fan-out: seconds per call")
+    parser.add_argument(
+        "--latency", type=float, default=0.15, help="fan-out, estate: seconds per call"
+    )
+    parser.add_argument(
+        "--no-cli-loop", action="store_true", help="estate: skip the sequential AWS CLI loop"
+    )
     args = parser.parse_args()
     chosen = args.only or BENCHMARKS
     summary: dict[str, float] = {}
@@ -34,6 +40,8 @@ def main() -> int:
         summary |= fanout.main(args.repeat, args.latency)
     if "coldstart" in chosen:
         summary |= coldstart.main(args.repeat)
+    if "estate" in chosen:
+        summary |= estate.main(args.repeat, args.latency, not args.no_cli_loop)
     print("\nsummary")
     for name, value in summary.items():
         print(f"  {name:<28} {value:8.2f}")

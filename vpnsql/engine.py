@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
@@ -85,14 +85,21 @@ def qualified(table: Table) -> str:
 STAGE_CATALOG = "__vpnsql"
 """Where each call's rows are kept (one table per call); the virtual tables are views over them."""
 
+HELD_ROWS = 50_000
+"""Rows of small calls a fetch keeps in Python to load in one go (a DuckDB statement per call
+costs milliseconds: hundreds of small calls would spend more time loading than asking); past
+this many, every call goes to a table of its own as it comes."""
+
 
 class Engine:
     """One DuckDB connection holding a session's fetched rows and its virtual tables.
 
-    Each API call's rows go, page by page, into a staging table of their own; a virtual table
-    is a view over the staged calls a statement read, in plan order. So Python holds about a
-    page per call in flight, a call answered from the shell's cache costs no reload, and the
-    staged tables nobody uses any more are dropped (`collect`).
+    A call's rows go, page by page, into a staging table of their own once they are many
+    (ARROW_ROWS); a small call's rows are held until the statement's tables are assembled and
+    then loaded with the other small calls' in one statement (up to HELD_ROWS in all). A
+    virtual table is a view over the calls a statement read. So Python holds about a page per
+    big call in flight, a big call answered from the shell's cache costs no reload, and the
+    staging tables nobody uses any more are dropped (`collect`).
     """
 
     def __init__(self, database: str = ":memory:") -> None:
@@ -108,6 +115,8 @@ class Engine:
         self._views: dict[Table, list[str]] = {}
         self._staged: set[str] = set()
         self._names = itertools.count(1)
+        self.held = 0
+        """Rows held in Python by this fetch's small calls (see HELD_ROWS)."""
         self.lock = threading.RLock()
         """Held around every use of the connection from the fetcher's threads."""
 
@@ -121,24 +130,35 @@ class Engine:
         return self.connection.sql(select, params=params)
 
     def stage(self, table: Table, via: ViewBranch | None = None) -> _Stage:
-        """A new staging table for one call of `table` (and of the view `via` maps it into)."""
-        targets = [(table, None)]
+        """Where one call of `table` goes (and the view `via` maps its rows into)."""
+        parts = [_Part(table, None)]
         if via is not None:
-            targets.append((via.view, via.row))
-        with self.lock:
-            self._catalog(STAGE_CATALOG)
-            parts = []
-            for target, mapping in targets:
-                name = f"{quote(STAGE_CATALOG)}.s{next(self._names)}"
-                columns = ", ".join(f"{quote(c.name)} {c.type}" for c in target.columns)
-                self.connection.execute(f"CREATE TABLE {name} ({columns})")
-                self._staged.add(name)
-                parts.append(_Part(target, name, mapping))
+            parts.append(_Part(via.view, via.row))
         return _Stage(self, parts)
 
+    def new_fetch(self) -> None:
+        """A statement's fetch begins: its small calls may hold HELD_ROWS rows again."""
+        self.held = 0
+
+    def table_for(self, table: Table) -> str:
+        """A new staging table with the table's columns."""
+        with self.lock:
+            self._catalog(STAGE_CATALOG)
+            name = f"{quote(STAGE_CATALOG)}.s{next(self._names)}"
+            columns = ", ".join(f"{quote(c.name)} {c.type}" for c in table.columns)
+            self.connection.execute(f"CREATE TABLE {name} ({columns})")
+            self._staged.add(name)
+        return name
+
     def assemble(self, table: Table, staged: Sequence[StagedCall]) -> None:
-        """Make the virtual table show exactly these calls' rows, in this order."""
-        names = [call.tables[table] for call in staged]
+        """Make the virtual table show exactly these calls' rows: the small calls' loaded
+        together (in plan order), then the big calls' tables (in plan order)."""
+        names = [call.tables[table] for call in staged if table in call.tables]
+        held = [row for call in staged for row in call.held.get(table, ())]
+        if held:
+            batch = self.table_for(table)
+            self.insert(batch, table, held)
+            names.insert(0, batch)
         if names:
             body = " UNION ALL ".join(f"SELECT * FROM {name}" for name in names)
         else:
@@ -153,9 +173,7 @@ class Engine:
 
     def load(self, table: Table, rows: Sequence[Row]) -> None:
         """Make the virtual table show exactly `rows` (for tests and tools that have rows)."""
-        stage = self.stage(table)
-        stage.append(list(rows))
-        self.assemble(table, [stage.close()])
+        self.assemble(table, [StagedCall(len(rows), {}, {table: list(rows)})])
 
     def collect(self, keep: Iterable[StagedCall]) -> None:
         """Drop the staged calls that neither a virtual table nor `keep` (the cache) uses."""
@@ -236,21 +254,29 @@ class Engine:
         return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Part:
-    """One staging table of a call: the table it feeds, and how a row maps into it (a view)."""
+    """What a call feeds: a table, how a row maps into it (for a view), and once the call is
+    big, its staging table there."""
 
     table: Table
-    name: str
     mapping: Callable[[Row], Row] | None
+    name: str | None = None
 
 
 @dataclass(frozen=True)
 class StagedCall:
-    """A call's rows, staged: where they are for each table they feed, and how many."""
+    """A call's rows, staged: for each table they feed, the staging table they are in (a big
+    call) or the rows themselves (a small call's, loaded when the statement is assembled)."""
 
     rows: int
     tables: Mapping[Table, str]
+    held: Mapping[Table, list[Row]] = field(default_factory=dict)
+
+    @property
+    def feeds(self) -> list[Table]:
+        """The tables the call's rows are for."""
+        return [*self.tables, *self.held]
 
 
 class _Stage:
@@ -264,30 +290,49 @@ class _Stage:
         self._open = True
 
     def append(self, rows: list[Row]) -> None:
-        """Buffer a page; flush once the buffer is big, or at once when pyarrow is loaded
-        (then each page is inserted as it comes, and Python holds only that page)."""
+        """Buffer a page. A call that is big (ARROW_ROWS), or that would take the fetch's
+        held rows past HELD_ROWS, goes to tables of its own, and from then on every page is
+        inserted as it comes (Python holds only that page)."""
         if not self._open:
             return  # the fetch gave up on this call (a deadline, Ctrl-C)
+        engine = self._engine
         self._buffer.extend(rows)
         self._rows += len(rows)
-        if len(self._buffer) >= ARROW_ROWS or "pyarrow" in sys.modules:
+        with engine.lock:
+            engine.held += len(rows)
+            big = self._big or len(self._buffer) >= ARROW_ROWS or engine.held > HELD_ROWS
+        if big:
             self._flush()
 
+    @property
+    def _big(self) -> bool:
+        return self._parts[0].name is not None
+
     def close(self) -> StagedCall:
-        self._flush()
         self._open = False
-        return StagedCall(self._rows, {part.table: part.name for part in self._parts})
+        if not self._big:
+            held = {
+                p.table: self._buffer if p.mapping is None else list(map(p.mapping, self._buffer))
+                for p in self._parts
+            }
+            return StagedCall(self._rows, {}, held)
+        self._flush()
+        return StagedCall(self._rows, {p.table: p.name for p in self._parts if p.name})
 
     def discard(self) -> None:
         self._open = False
         self._buffer = []
-        self._engine.drop(part.name for part in self._parts)
+        self._engine.drop(p.name for p in self._parts if p.name)
 
     def _flush(self) -> None:
         rows, self._buffer = self._buffer, []
-        if not rows or not self._open:
+        with self._engine.lock:
+            self._engine.held -= len(rows)
+        if not rows:
             return
         for part in self._parts:
+            if part.name is None:
+                part.name = self._engine.table_for(part.table)
             mapped = rows if part.mapping is None else [part.mapping(row) for row in rows]
             self._engine.insert(part.name, part.table, mapped)
 

@@ -70,11 +70,13 @@ class TooManyCalls(VpnsqlError):
 
 
 class Staged(Protocol):
-    """A call's rows, kept by the sink: where they are for each table they feed (the call's
-    own, and the view its rows are mapped into)."""
+    """A call's rows, kept by the sink, for each table they feed (the call's own, and the
+    view its rows are mapped into)."""
 
     rows: int
-    tables: Mapping[Table, str]
+
+    @property
+    def feeds(self) -> list[Table]: ...
 
 
 class Stage(Protocol):
@@ -482,14 +484,21 @@ class _Run:
                 self.close(state)
 
     def close(self, state: _Fetch) -> None:
+        """The call ended: keep its rows, or throw them away (DuckDB's work outside the lock,
+        which every other call's bookkeeping needs)."""
         with self.lock:
             stage, state.stage = state.stage, None
-            if stage is None:
-                return
-            if state.error is not None or state.superseded or self.cancelled:
-                stage.discard()
-            else:
-                state.staged = stage.close()
+            keep = state.error is None and not state.superseded and not self.cancelled
+        if stage is None:
+            return
+        if not keep:
+            stage.discard()
+            return
+        staged = stage.close()
+        with self.lock:
+            if state.superseded or self.cancelled:
+                staged = None
+            state.staged = staged
 
     def discard(self, state: _Fetch) -> None:
         """Throw away a call's rows (superseded by a wider call, or failed)."""
@@ -647,7 +656,7 @@ class _Run:
         for state in self.fetches.values():
             if state.staged is None or state.superseded:
                 continue
-            for table in state.staged.tables:
+            for table in state.staged.feeds:
                 by_table.setdefault(table, []).append((min(state.orders), state.staged))
         return {
             table: [s for _, s in sorted(found, key=_first)] for table, found in by_table.items()

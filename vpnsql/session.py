@@ -102,6 +102,7 @@ class Session:
         return self.engine.sql(statement.text, hold=bool(statement.tables))
 
     def _load(self, statement: planner.Statement, cache: FetchCache) -> None:
+        self.engine.new_fetch()
         fetched = run_calls(
             statement.calls,
             self.settings,

@@ -8,7 +8,8 @@ AWS CLI and vpnsql at both with ``Sandbox.env()``.
 
 Besides moto's own routes the server answers ``POST /_vpnsql/seed`` (see
 :mod:`vpnsql.sandbox.aws`), ``POST /_vpnsql/inject`` (``inject_aws_error`` over HTTP) and
-``GET /_vpnsql/calls`` (the calls served per account and Action, as ``aws_calls``).
+``GET /_vpnsql/calls`` (the calls served per account and Action, as ``aws_calls``) and
+``POST /_vpnsql/member`` (another member account of the Organization).
 ``latency`` adds that many seconds to every AWS and Alibaba API request (not to the admin
 routes), for benchmarking concurrent fan-out.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -42,7 +44,7 @@ from .alibaba import AlibabaServer
 from .alibaba import start as start_alibaba
 from .aws import DEFAULT_ACCOUNT_ID, create_endpoint, reset, seed_connections, seed_from_json
 from .demo import load as load_demo
-from .estate import config_text, load_organization
+from .estate import add_member, config_text, load_organization
 
 __all__ = [
     "Sandbox",
@@ -130,7 +132,12 @@ def _write_config(alibaba: AlibabaServer) -> Path:
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """Keeps werkzeug's per-request access log off the CLI's stderr."""
+    """Keeps werkzeug's per-request access log off the CLI's stderr, and Nagle off the
+    connection (a keep-alive answer in two writes would wait ~40 ms for an ACK)."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
@@ -281,9 +288,19 @@ def _inject_from_json(payload: Any) -> dict[str, Any]:
         return {"pending": len(_injected)}
 
 
+def _member_from_json(payload: Any) -> dict[str, Any]:
+    """`POST /_vpnsql/member` with {"name", "account_id", "role"}: another member account of
+    the sandbox's Organization (`role: false` leaves out its OrganizationAccountAccessRole)."""
+    if not isinstance(payload, dict) or not {"name", "account_id"} <= set(payload):
+        raise ValueError('send a JSON object: {"name": ..., "account_id": ..., "role": true}')
+    add_member(**payload)
+    return {"account_id": payload["account_id"]}
+
+
 _ADMIN_ROUTES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "seed": seed_from_json,
     "inject": _inject_from_json,
+    "member": _member_from_json,
 }
 
 

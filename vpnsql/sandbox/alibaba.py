@@ -279,8 +279,10 @@ class Emulator:
         *,
         clients: Iterable[Mapping[str, Any]] = (),
         seed: int | None = None,
+        owner: str = ACCOUNT_ID,
     ) -> str:
-        """Add SSL clients to a gateway (created if missing); return the gateway's ID.
+        """Add SSL clients to a gateway (created for account ``owner`` if missing); return
+        the gateway's ID.
 
         ``clients`` are explicit ClientInfoList records (gaps generated); ``count`` more are
         generated; ``seed`` makes the generated client values reproducible.
@@ -297,7 +299,7 @@ class Emulator:
         with self._lock:
             gateway = self._gateways.get(gateway_id or "")
             if gateway is None:
-                gateway = self._add_gateway(region, gateway_id, {}, random.Random(), ACCOUNT_ID)
+                gateway = self._add_gateway(region, gateway_id, {}, random.Random(), owner)
             elif gateway.region != region:
                 raise ValueError(f"gateway {gateway_id} is in {gateway.region}, not {region}")
             first = len(gateway.clients)
@@ -748,6 +750,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
         url = urlsplit(self.path)
@@ -773,6 +779,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # http.server's 5 makes a fan-out's connects wait a SYN retry
 
     def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
         if ":" in address[0]:
