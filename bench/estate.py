@@ -121,8 +121,10 @@ print(total)
 CLI_LOOP = r"""
 set -euo pipefail
 total=0
-management=$(aws organizations describe-organization --query Organization.MasterAccountId --output text)
-for account in $(aws organizations list-accounts --query "Accounts[?Status=='ACTIVE'].Id" --output text); do
+management=$(aws organizations describe-organization \
+  --query Organization.MasterAccountId --output text)
+for account in $(aws organizations list-accounts \
+    --query "Accounts[?Status=='ACTIVE'].Id" --output text); do
   if [ "$account" != "$management" ]; then
     read -r key secret token < <(aws sts assume-role --role-session-name loop \
       --role-arn "arn:aws:iam::$account:role/OrganizationAccountAccessRole" \
