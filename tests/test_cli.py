@@ -300,6 +300,41 @@ def test_sandbox_command_serves_other_tools() -> None:
     assert "Traceback" not in stderr
 
 
+def test_sandbox_command_ports_are_fixable_and_a_taken_port_is_one_clear_line() -> None:
+    import signal
+    import socket
+
+    help_text = subprocess.run(
+        [sys.executable, "-m", "vpnsql.cli", "sandbox", "--help"],
+        capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    assert "default: 5000" in " ".join(help_text.split())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vpnsql.cli", "sandbox", "--port", "0", "--alibaba-port",
+         str(free)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        exports = [proc.stdout.readline() for _ in range(8)]
+        assert f"export VPNSQL_ALIBABA_ENDPOINT=http://127.0.0.1:{free}\n" in exports
+        taken = exports[0].strip().rsplit(":", 1)[1]
+        for args in (["--port", taken], ["--port", "0", "--alibaba-port", str(free)]):
+            busy = subprocess.run(
+                [sys.executable, "-m", "vpnsql.cli", "sandbox", *args],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert busy.returncode == 1
+            assert "the port is in use" in busy.stderr and "Traceback" not in busy.stderr
+            assert "Either identify and stop that program" not in busy.stderr  # werkzeug's
+            assert busy.stdout == ""
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+
+
 def test_a_failed_terminate_exits_1_and_every_outcome_is_a_row(
     env: dict[str, str], new_endpoint: Callable[..., str]
 ) -> None:

@@ -48,7 +48,7 @@ examples:
                        WHERE ClientVpnEndpointId = 'cvpn-endpoint-0a1b2c3d4e5f60001'
                          AND region = 'us-east-1'"
   vpnsql -f audit.sql --output csv > audit.csv
-  vpnsql sandbox            serve the local fake clouds for other tools
+  vpnsql sandbox            serve the local fake clouds for other tools (--help: its options)
 
 exit codes: 0 ok, 1 query/API/auth error, 2 usage error, 3 partial result
 (--allow-partial), 130 interrupted
@@ -145,10 +145,25 @@ def build_sandbox_parser() -> argparse.ArgumentParser:
         description="Serve the local emulated clouds (with demo data) until Ctrl-C, and print "
         "the environment other tools need to use them.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=5000, help="port (0 picks a free one)")
     parser.add_argument(
-        "--latency", type=float, default=0.0, metavar="SECONDS", help="delay added to each call"
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=5000, help="the AWS port (default: 5000; 0 picks a free one)"
+    )
+    parser.add_argument(
+        "--alibaba-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="the Alibaba Cloud port (default: 0, a free one; fix it for stable export lines)",
+    )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="delay added to each call (default: 0)",
     )
     parser.add_argument("--no-demo", action="store_true", help="start empty, without demo data")
     return parser
@@ -444,12 +459,20 @@ def _serve_sandbox(args: argparse.Namespace) -> int:
     from vpnsql import sandbox
 
     running = sandbox.start(
-        host=args.host, port=args.port, demo=not args.no_demo, latency=args.latency
+        host=args.host,
+        port=args.port,
+        demo=not args.no_demo,
+        latency=args.latency,
+        alibaba_port=args.alibaba_port,
     )
     for name, value in {**running.env(), "VPNSQL_CONFIG": str(running.config_path)}.items():
         print(f"export {name}={value}")
     sys.stdout.flush()
-    print(f"vpnsql: sandbox serving on {running.endpoint_url}; Ctrl-C stops it", file=sys.stderr)
+    print(
+        f"vpnsql: sandbox serving AWS on {running.endpoint_url} and Alibaba Cloud on "
+        f"{running.alibaba.url}; Ctrl-C stops it",
+        file=sys.stderr,
+    )
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

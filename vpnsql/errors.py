@@ -92,3 +92,7 @@ class ConfirmationRequired(VpnsqlError):
 
 class Cancelled(VpnsqlError):
     """The user answered no: nothing was done."""
+
+
+class SandboxError(VpnsqlError):
+    """The sandbox could not start (its port is in use, ...)."""
