@@ -398,59 +398,15 @@ def _maybe_sandbox(enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
-    saved = dict(os.environ)
-    for name in LEAKY_VARIABLES:  # before moto is imported: it reads them too
-        os.environ.pop(name, None)
-    running = None
-    try:
-        from vpnsql import sandbox
+    from vpnsql.isolation import sandboxed
 
-        running = sandbox.start()
-        os.environ.update(_isolated_env(running.env()))
-        os.environ["VPNSQL_CONFIG"] = str(running.config_path)  # --config still wins
+    with sandboxed() as running:
         print(
             f"vpnsql: using the sandbox (AWS at {running.endpoint_url}, "
             f"Alibaba at {running.alibaba.url})",
             file=sys.stderr,
         )
         yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        if running is not None:
-            running.stop()
-
-
-LEAKY_VARIABLES = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_REGION",
-    "AWS_SESSION_TOKEN",
-    "AWS_ENDPOINT_URL_EC2",
-    "ALIBABA_CLOUD_SECURITY_TOKEN",
-    "ALIBABA_CLOUD_PROFILE",
-    "ALIBABA_CLOUD_CREDENTIALS_URI",
-    "ALIBABA_CLOUD_ROLE_ARN",
-    "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
-    "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
-)
-"""Real-cloud settings that would override or ride along with the sandbox's own."""
-
-
-def _isolated_env(env: dict[str, str]) -> dict[str, str]:
-    """The sandbox's variables, with the real clouds' config files hidden so nothing leaks.
-
-    The aliyun CLI's config.json stays readable: the sandbox's own Alibaba accounts are
-    profiles of a file of its own, and the default chain finds the sandbox's access key in
-    the environment before it would look there (as the default region comes first from
-    ALIBABA_CLOUD_REGION_ID)."""
-    return {
-        **env,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "ALIBABA_CLOUD_CREDENTIALS_FILE": os.devnull,
-        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
-    }
 
 
 def _serve_sandbox(args: argparse.Namespace) -> int:

@@ -115,6 +115,9 @@ class Engine:
     def connection(self) -> duckdb.DuckDBPyConnection:
         return self._opening.result()
 
+    def close(self) -> None:
+        self.connection.close()
+
     def relation(self, columns: tuple[Column, ...], rows: Sequence[Row]) -> duckdb.DuckDBPyRelation:
         """A result that is not a virtual table (SHOW, EXEC outcomes) as a DuckDB relation."""
         select, params = _bound(columns, rows)

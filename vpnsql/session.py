@@ -9,7 +9,10 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -23,11 +26,18 @@ from vpnsql.settings import make_settings
 from vpnsql.statements import Confirm, Outcome
 from vpnsql.tables import Settings
 
+if TYPE_CHECKING:
+    from vpnsql.sandbox import Sandbox
+
 log = logging.getLogger("vpnsql")
 
 
 class Session:
-    """Plans, fetches and runs statements against one in-memory DuckDB database."""
+    """Plans, fetches and runs statements against one in-memory DuckDB database.
+
+    `close()` (or leaving a `with` block) closes DuckDB and stops a sandbox the session
+    started; relations it returned cannot be read after that.
+    """
 
     def __init__(
         self,
@@ -52,6 +62,28 @@ class Session:
             for name, provider in self.registry.providers.items()
             if provider.prepare is not None
         }
+        self.sandbox: Sandbox | None = None
+        """The sandbox this session runs against (`connect(sandbox=True)`), else None."""
+        self.resources = ExitStack()
+        """What `close()` ends besides DuckDB (a sandbox)."""
+
+    def close(self) -> None:
+        """Close DuckDB and stop what the session started; closing twice is harmless."""
+        try:
+            self.resources.close()
+        finally:
+            self.engine.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -161,31 +193,52 @@ def connect(
     dry_run: bool = False,
     confirm: Confirm = statements.refuse_many,
     allow_partial: bool = False,
+    sandbox: bool = False,
 ) -> Session:
     """Open a session using the installed providers, the config file and the standard
     credential chains.
 
     `config` is the estate's config file (a path, or a `vpnsql.config.Config`); without one,
     `$VPNSQL_CONFIG` or `$XDG_CONFIG_HOME/vpnsql/config.toml` if it exists, else one default
-    account per cloud. `confirm` decides whether a DELETE may terminate what it selected (see
+    account per cloud.
+
+    With `sandbox`, the session runs against a fresh local sandbox with demo data and its
+    estate (see docs/sandbox.md), and none of the real clouds' configuration: its variables
+    are set in `os.environ` until the session is closed, which stops the sandbox; use `with
+    vpnsql.connect(sandbox=True) as session:` or call `close()`. `session.sandbox` is it.
+
+    `confirm` decides whether a DELETE may terminate what it selected (see
     `statements.Preview`); by default one connection may go and more raise
     ConfirmationRequired. `allow_partial` keeps the rows of the calls that worked when others
     fail (see `Session.last_stats.failures`).
     """
-    registry = Registry.discover()
-    settings = make_settings(
-        registry,
-        config=config,
-        profile=profile,
-        dry_run=dry_run,
-        max_concurrency=max_concurrency,
-        max_calls=max_calls,
-        timeout=timeout,
-    )
-    return Session(
-        registry=registry,
-        settings=settings,
-        database=database,
-        confirm=confirm,
-        allow_partial=allow_partial,
-    )
+    resources = ExitStack()
+    running = None
+    if sandbox:  # first, so that its config file is the one found (config= still wins)
+        from vpnsql.isolation import sandboxed
+
+        running = resources.enter_context(sandboxed())
+    try:
+        registry = Registry.discover()
+        settings = make_settings(
+            registry,
+            config=config,
+            profile=profile,
+            dry_run=dry_run,
+            max_concurrency=max_concurrency,
+            max_calls=max_calls,
+            timeout=timeout,
+        )
+        session = Session(
+            registry=registry,
+            settings=settings,
+            database=database,
+            confirm=confirm,
+            allow_partial=allow_partial,
+        )
+    except BaseException:
+        resources.close()
+        raise
+    session.sandbox = running
+    session.resources.enter_context(resources)
+    return session
