@@ -80,6 +80,22 @@ def test_banner_names_credential_sources_never_secrets(tmp_path: Path) -> None:
     assert "sandbox: on (http://127.0.0.1:5000)" in banner(registry, Settings(), sandbox, True)
 
 
+def test_banner_says_when_an_endpoint_override_is_active() -> None:
+    registry = Registry.discover()
+    plain = banner(registry, Settings(), {}, sandbox=False)
+    assert "endpoints: alibaba (the cloud's own), aws (the cloud's own)" in plain
+    overridden = {
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:5000",
+        "AWS_ENDPOINT_URL_EC2": "https://ec2.fake.example",
+        "VPNSQL_ALIBABA_ENDPOINT": "http://127.0.0.1:8500",
+    }
+    text = banner(registry, Settings(), overridden, sandbox=False)
+    assert "aws → https://ec2.fake.example (AWS_ENDPOINT_URL_EC2)" in text  # botocore's order
+    assert "alibaba → http://127.0.0.1:8500 (VPNSQL_ALIBABA_ENDPOINT)" in text
+    ignored = {**overridden, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}
+    assert "aws (the cloud's own)" in banner(registry, Settings(), ignored, sandbox=False)
+
+
 def test_history_lives_in_the_xdg_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert history_path() == tmp_path / "vpnsql" / "history"

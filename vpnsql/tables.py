@@ -280,12 +280,15 @@ class Provider:
     settings)` proves one account's credentials with one cheap call, returning its ID: both
     for SHOW ACCOUNTS. `prepare()` warms up what its first call would otherwise wait for (an
     SDK import); the fetcher runs it in the background as soon as a plan calls the provider.
+    `endpoint(environ)` names the endpoint an environment variable sends its calls to instead
+    of the cloud's own (e.g. "http://127.0.0.1:5000 (AWS_ENDPOINT_URL)"), or None.
     """
 
     name: str
     description: str
     tables: tuple[Table, ...]
     credentials: Callable[[Mapping[str, str], Settings], str | None] | None = None
+    endpoint: Callable[[Mapping[str, str]], str | None] | None = None
     view_branches: tuple[ViewBranch, ...] = ()
     config: tuple[Key, ...] = ()
     accounts: Callable[[Settings], Sequence[Account]] | None = None

@@ -247,3 +247,9 @@ def credential_source(environ: Mapping[str, str], settings: Settings) -> str | N
     if environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID"):
         return "environment variables"
     return first_file_mentioning(_credential_files(environ), ("access_key_id", "ram_role", "mode"))
+
+
+def endpoint_override(environ: Mapping[str, str]) -> str | None:
+    """VPNSQL_ALIBABA_ENDPOINT, which replaces every region's endpoint when set."""
+    url = environ.get(ENDPOINT_VARIABLE)
+    return f"{url} ({ENDPOINT_VARIABLE})" if url else None
