@@ -422,6 +422,33 @@ def test_delete_of_several_needs_yes(env: dict[str, str], new_endpoint: Callable
     assert json.loads(run("-o", "json", "-e", active, env=env).stdout) == [{"n": 0}]
 
 
+def test_a_dry_run_delete_needs_no_yes_and_its_rows_say_who_and_what(
+    env: dict[str, str], new_endpoint: Callable[..., str]
+) -> None:
+    endpoint_id = new_endpoint(
+        connections=[
+            {"Username": "ann", "ClientIp": "10.9.0.5",
+             "ConnectionEstablishedTime": "2026-11-24 06:56:53"},
+            {"Username": "bob", "ClientIp": "10.9.0.6"},
+            {"Username": "cy", "ClientIp": "10.9.0.7"},
+        ]
+    )  # fmt: skip
+    sql = f"DELETE FROM {CONNS} WHERE ClientVpnEndpointId = '{endpoint_id}' AND region = 'us-east-1'"
+    refused = run("-e", sql, env=env)
+    # the refusal names whose sessions would end: identity, client IP, since when
+    assert_clean_error(refused, 1, "would terminate 3 connections", "ann", "10.9.0.5", "bob")
+    assert "2026-11-24 06:56:53" in refused.stderr and "--dry-run" in refused.stderr
+    dry = run("--dry-run", "-o", "json", "-e", sql, env=env)
+    assert dry.returncode == 0, dry.stderr
+    rows = json.loads(dry.stdout)
+    assert sorted(r["username"] for r in rows) == ["ann", "bob", "cy"]
+    assert {(r["previousStatus"], r["currentStatus"], r["message"]) for r in rows} == {
+        ("active", "active", "dry run: the request would have succeeded")
+    }
+    active = query(endpoint_id, "count(*) AS n", order=" AND status.code = 'active'")
+    assert json.loads(run("-o", "json", "-e", active, env=env).stdout) == [{"n": 3}]
+
+
 def test_global_dry_run_flag(env: dict[str, str], new_endpoint: Callable[..., str]) -> None:
     endpoint_id = new_endpoint(connections=[{"Username": "zed"}])
     sql = (

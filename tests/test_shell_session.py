@@ -232,7 +232,9 @@ def test_history_holds_only_what_was_run_and_delete_asks_first(
     )
     assert path.stat().st_mode & 0o777 == 0o600
     assert driven.out.count("2 connection(s) would be terminated") == 2
-    assert "nothing was terminated" in capsys.readouterr().err
+    assert "clientIp" in driven.out and "connectionEstablishedTime" in driven.out  # whose
+    err = capsys.readouterr().err
+    assert "vpnsql: nothing was terminated" in err and "error" not in err  # N is an answer
     assert driven.out.count("terminating") == 2  # the outcome rows of the confirmed DELETE
     assert "n=0" in driven.out
     assert "secret-draft" not in driven.out
@@ -240,7 +242,10 @@ def test_history_holds_only_what_was_run_and_delete_asks_first(
 
 def test_confirm_defaults_to_no() -> None:
     preview = Preview(
-        CONNS, 12, [{"ConnectionId": "cvpn-connection-aaa"}, {"ConnectionId": "cvpn-connection-b"}]
+        CONNS,
+        12,
+        [{"username": "ann", "clientIp": "10.0.0.1"}, {"username": "bob", "clientIp": None}],
+        [{"ConnectionId": "cvpn-connection-aaa"}, {"ConnectionId": "cvpn-connection-b"}],
     )
     answers = []
     out = io.StringIO()
@@ -254,7 +259,7 @@ def test_confirm_defaults_to_no() -> None:
     assert answers == [False, False, True, True, False]
     text = out.getvalue()
     assert f"{CONNS}: 12 connection(s) would be terminated" in text
-    assert "cvpn-connection-aaa" in text and "... and 10 more" in text
+    assert "ann" in text and "10.0.0.1" in text and "... and 10 more" in text
 
 
 def test_ctrl_c_during_a_statement_returns_to_the_prompt(

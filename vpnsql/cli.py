@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--dry-run",
         action="store_true",
-        help="turn every terminate into the API's dry run (checks permission, ends nothing)",
+        help="turn every terminate into the API's dry run (checks permission, ends nothing; "
+        "a DELETE then needs no --yes)",
     )
     parser.add_argument(
         "--max-concurrency",
@@ -286,7 +287,10 @@ def _run(args: argparse.Namespace) -> int:
         session = Session(
             registry=registry,
             settings=settings,
-            confirm=(lambda preview: True) if args.yes else statements.refuse_many,
+            # A dry run ends nothing, so it is the natural preview and needs no --yes.
+            confirm=(lambda preview: True)
+            if args.yes or settings.dry_run
+            else statements.refuse_many,
             allow_partial=args.allow_partial,
         )
         return _print_results(session, sql, args)

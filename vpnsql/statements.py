@@ -22,25 +22,50 @@ PREVIEW_ROWS = 10
 
 @dataclass(frozen=True)
 class Preview:
-    """What a DELETE would terminate: shown to whoever confirms it."""
+    """What a DELETE would terminate, shown to whoever confirms it: how many, and for the
+    first PREVIEW_ROWS the selected row's columns that say whose session ends (`rows`, see
+    `Method.preview`) and the method arguments each would be called with (`targets`)."""
 
     table: str
     count: int
     rows: list[Row]
+    targets: list[Row]
 
 
 Confirm = Callable[[Preview], bool]
 
 
 def refuse_many(preview: Preview) -> bool:
-    """The non-interactive rule: one target runs as written, more need an explicit yes."""
+    """The non-interactive rule: one target runs as written, more need an explicit yes. The
+    refusal lists whose sessions would have ended."""
     if preview.count <= 1:
         return True
+    more = preview.count - len(preview.rows)
     raise ConfirmationRequired(
         f"this DELETE would terminate {preview.count} connections of {preview.table}; "
-        "nothing was terminated",
-        hint="check with the same WHERE in a SELECT, then re-run with --yes",
+        "nothing was terminated:\n"
+        + preview_text(preview.rows)
+        + (f"\n  ... and {more} more" if more > 0 else ""),
+        hint="check with the same WHERE in a SELECT, then re-run with --yes (or --dry-run)",
     )
+
+
+def preview_text(rows: Sequence[Row]) -> str:
+    """Rows as an indented plain-text table (the refusal is one message, not a result)."""
+    if not rows:
+        return ""
+    names = list(rows[0])
+    cells = [names, *([_plain(row.get(name)) for name in names] for row in rows)]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(names))]
+    return "\n".join(
+        "  " + "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+        for line in cells
+    )
+
+
+def _plain(value: object) -> str:
+    text = "NULL" if value is None else str(value)
+    return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
 
 
 @dataclass(frozen=True)
@@ -180,7 +205,13 @@ def run_delete(
     completed from the selected row where the API leaves a column empty (who was connected)."""
     if not targets:
         return Outcome(method.columns, [])
-    preview = Preview(table.name, len(targets), [dict(a) for a, _ in targets[:PREVIEW_ROWS]])
+    shown = targets[:PREVIEW_ROWS]
+    preview = Preview(
+        table.name,
+        len(targets),
+        [{name: selected.get(name) for name in method.preview} for _, selected in shown],
+        [dict(args) for args, _ in shown],
+    )
     if not confirm(preview):
         raise Cancelled("nothing was terminated")
 
@@ -190,7 +221,7 @@ def run_delete(
             rows, failed = method.function(MethodCall(args, settings)), False
         except ProviderError as err:
             rows, failed = [_failure_row(method, args, err)], True
-        return [_completed(row, selected) for row in rows], failed
+        return [_completed(method, row, selected) for row in rows], failed
 
     workers = max(1, min(settings.max_concurrency, len(targets)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -199,12 +230,18 @@ def run_delete(
     return Outcome(method.columns, rows, sum(failed for _, failed in results))
 
 
-def _completed(row: Row, selected: Row) -> Row:
-    """`message` stays the method's own: NULL means the call worked."""
-    return {
-        name: selected.get(name) if value is None and name != "message" else value
-        for name, value in row.items()
-    }
+def _completed(method: Method, row: Row, selected: Row) -> Row:
+    """Every result column, where the API left it empty taken from the selected row: by
+    name, and as `Method.from_row` says (a dry run's statuses). `message` stays the method's
+    own: NULL means the call worked."""
+    known = {**selected, **(method.from_row(selected) if method.from_row else {})}
+    completed: Row = {}
+    for column in method.columns:
+        value = row.get(column.name)
+        if value is None and column.name != "message":
+            value = known.get(column.name)
+        completed[column.name] = value
+    return completed
 
 
 def _failure_row(method: Method, args: Mapping[str, object], err: ProviderError) -> Row:

@@ -173,6 +173,10 @@ class Method:
     when the row is not a target (a connection that is no longer active). `function` returns
     result rows with the declared `columns`; one of them is `message`, where the engine reports
     a failed call and providers report a dry run (DRY_RUN_OK).
+
+    For a DELETE, `preview` names the selected row's columns that say whose session ends
+    (shown before anyone confirms), and `from_row(selected)` gives result values the selected
+    row knows, used where the API's answer leaves a column empty (a dry run's statuses).
     """
 
     name: str
@@ -184,6 +188,8 @@ class Method:
     one_of: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
     delete: Callable[[Row], Mapping[str, object] | None] | None = None
+    preview: tuple[str, ...] = ()
+    from_row: Callable[[Row], Row] | None = None
 
     def __post_init__(self) -> None:
         if "message" not in {c.name for c in self.columns}:
