@@ -462,6 +462,23 @@ def test_global_dry_run_flag(env: dict[str, str], new_endpoint: Callable[..., st
     assert json.loads(run("-o", "json", "-e", active, env=env).stdout) == [{"n": 1}]
 
 
+def test_show_tables_lists_the_virtual_tables_and_show_without_in_lists_all(
+    env: dict[str, str],
+) -> None:
+    result = run("-o", "jsonl", "-e", "CREATE TABLE mine AS SELECT 1 AS a; SHOW TABLES", env=env)
+    assert result.returncode == 0, result.stderr
+    tables = {r["name"]: r["type"] for r in map(json.loads, result.stdout.splitlines())}
+    assert tables[CONNS] == "virtual table" and tables["vpn.client_connections"] == "virtual table"
+    assert tables["mine"] == "table"
+    resources = run("-o", "json", "-e", "SHOW RESOURCES", env=env)
+    assert {r["id"] for r in json.loads(resources.stdout)} >= {CONNS, "alibaba.vpc.vpn_gateways"}
+    services = run("-o", "json", "-e", "SHOW SERVICES", env=env)
+    assert {(r["provider"], r["name"]) for r in json.loads(services.stdout)} >= {
+        ("aws", "ec2_api"),
+        ("alibaba", "vpc"),
+    }
+
+
 def test_show_and_describe_print_like_queries(env: dict[str, str]) -> None:
     methods = run("-o", "json", "-e", f"SHOW METHODS IN {CONNS} LIKE '%terminate'", env=env)
     assert {(m["MethodName"], m["SQLVerb"]) for m in json.loads(methods.stdout)} == {

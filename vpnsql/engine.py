@@ -231,6 +231,15 @@ class Engine:
         except duckdb.Error as err:
             raise QueryError(str(err)) from None
 
+    def own_tables(self) -> list[dict[str, object]]:
+        """The tables and views DuckDB's SHOW TABLES lists (the current schema), with their
+        type: what the user made, beside the virtual tables."""
+        return self.rows(
+            "SELECT table_name AS name, CASE table_type WHEN 'VIEW' THEN 'view' ELSE 'table' END"
+            " AS type FROM information_schema.tables WHERE table_catalog = current_database()"
+            " AND table_schema = current_schema() ORDER BY name"
+        )
+
     def rows(self, query: str) -> list[dict[str, object]]:
         """All rows of a SELECT vpnsql made itself (a DELETE's targets, a subquery's values)."""
         relation = self.sql(query)

@@ -118,7 +118,8 @@ class Session:
         if isinstance(action, Show) and action.kind == "ACCOUNTS":
             return self.engine.relation(*estate.show_accounts(action, self.registry, self.settings))
         if isinstance(action, Show):
-            return self.engine.relation(*statements.show(action, self.registry))
+            own = self.engine.own_tables() if action.kind == "TABLES" else []
+            return self.engine.relation(*statements.show(action, self.registry, own))
         if isinstance(action, Describe):
             return self.engine.relation(*statements.describe(action))
         if isinstance(action, Exec):

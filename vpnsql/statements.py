@@ -81,9 +81,23 @@ def _text(name: str, description: str) -> Column:
     return Column(name, "VARCHAR", description)
 
 
-def show(command: Show, registry: Registry) -> tuple[tuple[Column, ...], list[Row]]:
-    """SHOW PROVIDERS / SERVICES / RESOURCES / METHODS, filtered by LIKE (case-insensitive)."""
-    if command.kind == "PROVIDERS":
+def show(
+    command: Show, registry: Registry, own_tables: Sequence[Row] = ()
+) -> tuple[tuple[Column, ...], list[Row]]:
+    """SHOW PROVIDERS / TABLES / SERVICES / RESOURCES / METHODS, filtered by LIKE
+    (case-insensitive). TABLES lists the virtual tables and `own_tables`, DuckDB's own
+    (rows of name and type) that SHOW TABLES would list."""
+    if command.kind == "TABLES":
+        columns = (
+            _text("name", "Table name, as a statement writes it."),
+            _text("type", "virtual table (fetched from a cloud API), table or view."),
+            _text("description", "What a row is."),
+        )
+        rows = [
+            {"name": t.name, "type": "virtual table", "description": t.description}
+            for t in registry.tables
+        ] + [{**row, "description": None} for row in own_tables]
+    elif command.kind == "PROVIDERS":
         columns = (_text("name", "Provider."), _text("description", "What it covers."))
         rows = [{"name": p.name, "description": p.description} for p in registry.providers.values()]
     elif command.kind == "SERVICES":
