@@ -9,17 +9,18 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 import duckdb
 
-from vpnsql import estate, planner, statements
+from vpnsql import estate, hints, planner, statements
 from vpnsql.commands import Describe, Exec, Show
 from vpnsql.config import Config
 from vpnsql.engine import Engine, StagedCall
+from vpnsql.errors import QueryError
 from vpnsql.fetch import FetchCache, FetchStats, run_calls
 from vpnsql.registry import Registry
 from vpnsql.settings import make_settings
@@ -125,14 +126,26 @@ class Session:
         if isinstance(action, Exec):
             return self._outcome(statements.run_exec(action, self.settings))
         self._load(statement, cache)
-        if isinstance(action, planner.Delete):
-            rows = self.engine.rows(action.select.text)
-            targets = statements.delete_targets(action.method, rows)
-            outcome = statements.run_delete(
-                action.method, action.table, targets, self.settings, self.confirm
-            )
-            return self._outcome(outcome)
-        return self.engine.sql(statement.text, hold=bool(statement.tables))
+        with self._hinted(statement):
+            if isinstance(action, planner.Delete):
+                rows = self.engine.rows(action.select.text)
+            else:
+                return self.engine.sql(statement.text, hold=bool(statement.tables))
+        targets = statements.delete_targets(action.method, rows)
+        outcome = statements.run_delete(
+            action.method, action.table, targets, self.settings, self.confirm
+        )
+        return self._outcome(outcome)
+
+    @contextmanager
+    def _hinted(self, statement: planner.Statement) -> Iterator[None]:
+        """DuckDB's errors with what the declarations add (a short table name's full name,
+        a STRUCT column's fields)."""
+        try:
+            yield
+        except QueryError as err:
+            found = hints.explain(err.message, statement.text, statement.tables, self.registry)
+            raise QueryError(found.message, hint=found.hint or err.hint) from None
 
     def _load(self, statement: planner.Statement, cache: FetchCache) -> None:
         fetched = run_calls(
