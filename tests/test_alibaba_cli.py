@@ -83,7 +83,7 @@ def test_missing_credentials_are_a_clear_error(sandbox: Any, tmp_path: Path) -> 
     (tmp_path / ".aliyun" / "config.json").write_text('{"current": "x", "profiles": []}')
     result = vpnsql("-m", "vpnsql.cli", "-e", CLIENTS_SQL, env=env)
     assert result.returncode == 1
-    assert "no usable Alibaba Cloud credentials in ~/.aliyun/config.json (alibaba" in result.stderr
+    assert "credentials found: none usable in ~/.aliyun/config.json (alibaba" in result.stderr
     assert "Provider" not in result.stderr and "Traceback" not in result.stderr
 
 

@@ -433,7 +433,8 @@ def test_a_dry_run_delete_needs_no_yes_and_its_rows_say_who_and_what(
             {"Username": "cy", "ClientIp": "10.9.0.7"},
         ]
     )  # fmt: skip
-    sql = f"DELETE FROM {CONNS} WHERE ClientVpnEndpointId = '{endpoint_id}' AND region = 'us-east-1'"
+    sql = f"DELETE FROM {CONNS} WHERE ClientVpnEndpointId = '{endpoint_id}' AND region = "
+    sql += "'us-east-1'"
     refused = run("-e", sql, env=env)
     # the refusal names whose sessions would end: identity, client IP, since when
     assert_clean_error(refused, 1, "would terminate 3 connections", "ann", "10.9.0.5", "bob")

@@ -8,11 +8,12 @@ import pytest
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
+from vpnsql.lexing import is_complete
 from vpnsql.planner import Call
 from vpnsql.registry import Registry
+from vpnsql.script import parts
 from vpnsql.shell import meta
 from vpnsql.shell.completion import ShellCompleter, ValueBook, Vocabulary, suggest
-from vpnsql.shell.lexing import is_complete
 from vpnsql_providers.aws import PROVIDER
 
 CONNS = "aws.ec2_api.client_vpn_connections"
@@ -164,7 +165,8 @@ def test_a_script_splits_into_statements_and_meta_commands() -> None:
     script = (
         ".output csv\nSELECT 1;\n  .timer on\nSELECT 2\n.5 AS half,\n'x';\n.read more.sql\nSELECT 3"
     )
-    assert list(meta.script_parts(script)) == [
+    found = list(parts(script))
+    assert [(p.kind, p.text) for p in found] == [
         ("meta", ".output csv"),
         ("sql", "SELECT 1;"),
         ("meta", ".timer on"),
@@ -172,10 +174,12 @@ def test_a_script_splits_into_statements_and_meta_commands() -> None:
         ("meta", ".read more.sql"),
         ("sql", "SELECT 3"),
     ]
+    # each part knows where it starts, for FILE:LINE:COL errors
+    assert all(script[p.offset :].startswith(p.text) for p in found)
     commented = (
         "-- a comment\n.output csv\nSELECT 1; -- trailing\n/* block\n.not meta */\n.timer on"
     )
-    assert list(meta.script_parts(commented)) == [
+    assert [(p.kind, p.text) for p in parts(commented)] == [
         ("sql", "-- a comment"),
         ("meta", ".output csv"),
         ("sql", "SELECT 1; -- trailing\n/* block\n.not meta */"),

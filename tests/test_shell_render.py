@@ -8,13 +8,19 @@ import duckdb
 import pytest
 
 from vpnsql.fetch import FetchStats
+from vpnsql.output import display_width
 from vpnsql.registry import Registry
 from vpnsql.shell.banner import banner
 from vpnsql.shell.history import history_path
 from vpnsql.shell.meta import COMMANDS
-from vpnsql.shell.render import render, timing, widest
+from vpnsql.shell.render import render, timing
 from vpnsql.tables import Settings
 from vpnsql_providers.aws import PROVIDER
+
+
+def widest(text: str) -> int:
+    return max((display_width(line) for line in text.splitlines()), default=0)
+
 
 WIDE = "SELECT 'cvpn-connection-0123456789abcdef0' AS connectionId, 'alice.smith' AS username, "
 WIDE += "{'code': 'active', 'message': NULL} AS status, 12345678901 AS ingressBytes"

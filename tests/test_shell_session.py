@@ -158,10 +158,9 @@ def test_read_runs_meta_commands_and_stops_at_the_first_error(
 def test_output_switches_the_format(drive: Drive, new_endpoint: Callable[..., str]) -> None:
     endpoint_id = new_endpoint(2)
     query = f"SELECT count(*) AS n FROM {CONNS} {where(endpoint_id)};\r"
-    driven = drive(".output json\r", query, ".output csv\r", query, ".output\r")
+    driven = drive(".output json\r", query, ".mode csv\r", query, ".mode\r")
     text = driven.out.replace("\r\n", "\n")
-    assert 'output: json\n[\n {"n": 2}\n]\n' in text and "output: csv\nn\n2\n" in text
-    assert text.endswith("n\n2\noutput: csv\n")
+    assert text == '[\n {"n": 2}\n]\nn\n2\noutput: csv\n'  # set silently, as in sqlite
     assert set(meta.choices(driven.shell.session.registry)[".output"]) == set(output.FORMATS)
 
 
@@ -305,3 +304,48 @@ def test_ctrl_r_finds_an_earlier_statement(drive: Drive) -> None:
     history.append_string("SELECT 6 * 7 AS answer;")
     driven = drive("\x12answer\r\r", history=history)
     assert "42" in driven.out
+
+
+@pytest.mark.parametrize("word", ["exit", "quit;", "\\q", ".exit", ".quit"])
+def test_the_words_other_shells_take_leave(drive: Drive, word: str) -> None:
+    driven = drive(f"{word}\r", "SELECT 'never' AS s;\r")
+    assert not driven.shell.running and "never" not in driven.out
+
+
+def test_help_mode_keys_and_schema(drive: Drive, new_endpoint: Callable[..., str]) -> None:
+    endpoint_id = new_endpoint(2)
+    driven = drive(
+        "help\r",
+        ".mode csv\r",
+        f"SELECT count(*) AS n FROM {CONNS} {where(endpoint_id)};\r",
+        ".mode vi\r",  # still the key bindings, as before .keys
+        "CREATE TABLE mine (a INTEGER);\r",
+        ".schema\r",
+    )
+    assert ".once FILE" in driven.out  # help lists the commands
+    assert driven.shell.format == "csv" and "n\n2\n" in driven.out.replace("\r\n", "\n")
+    assert driven.shell.prompt.editing_mode == EditingMode.VI
+    assert f"CREATE TABLE {CONNS} (" in driven.out and '"status" STRUCT(' in driven.out
+    assert "CREATE TABLE mine(a INTEGER);" in driven.out
+    assert drive(".keys emacs\r").shell.prompt.editing_mode == EditingMode.EMACS
+
+
+def test_once_writes_the_format_of_the_extension(
+    drive: Drive, new_endpoint: Callable[..., str], tmp_path: Path
+) -> None:
+    import duckdb
+
+    endpoint_id = new_endpoint(3)
+    query = f"SELECT connectionId, ingressBytes FROM {CONNS} {where(endpoint_id)};\r"
+    paths = {ext: tmp_path / f"out.{ext}" for ext in ("parquet", "csv", "json", "txt")}
+    keys = [key for path in paths.values() for key in (f".once {path}\r", query)]
+    driven = drive(*keys)  # the screen's format stays table throughout
+    assert driven.shell.format == "table"
+    parquet = duckdb.sql(f"SELECT count(*), min(ingressBytes) > 0 FROM '{paths['parquet']}'")
+    assert parquet.fetchall() == [(3, True)]
+    assert paths["csv"].read_text().splitlines()[0] == "connectionId,ingressBytes"
+    import json
+
+    assert len(json.loads(paths["json"].read_text())) == 3
+    assert paths["txt"].read_text().startswith("connectionId ")  # no extension: the table
+    assert f"wrote the result to {paths['parquet']} (parquet)" in driven.out

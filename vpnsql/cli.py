@@ -17,13 +17,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from vpnsql import __version__
-from vpnsql.runner import EXIT_ERROR, report_error, report_failed_calls, run_statement
+from vpnsql.runner import EXIT_ERROR, report_error, report_failed_calls
 
 if TYPE_CHECKING:
     import duckdb
 
+    from vpnsql.console import Console
     from vpnsql.registry import Registry
-    from vpnsql.session import Session
     from vpnsql.tables import Settings
 
 EXIT_OK, EXIT_USAGE, EXIT_PARTIAL = 0, 2, 3
@@ -72,9 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-f", "--file", metavar="FILE", help="read statements from FILE")
     parser.add_argument(
-        "-o", "--output", choices=FORMATS, default="table", help="result format (default: table)"
+        "-o",
+        "--output",
+        choices=FORMATS,
+        help="result format (default: table; with --outfile, the file's extension's)",
     )
-    parser.add_argument("--no-header", action="store_true", help="csv/table without header row")
+    parser.add_argument(
+        "--no-header",
+        action="store_true",
+        help="csv/table/markdown without the header row (and the table's row count)",
+    )
     parser.add_argument(
         "--outfile",
         metavar="PATH",
@@ -247,14 +254,18 @@ def _show_notices(debug: bool) -> None:
         root.addHandler(logging.StreamHandler(sys.stderr) if debug else logging.NullHandler())
 
 
-def _read_sql(args: argparse.Namespace) -> str | None:
+def _read_sources(args: argparse.Namespace) -> list[tuple[str | None, str]]:
+    """What to run: each -e as SQL (no source), then -f FILE (`-` is stdin) or piped stdin as
+    a script named for error locations. Empty when stdin is a terminal: the shell."""
     from vpnsql.errors import UsageError
 
-    parts = list(args.execute)
-    if args.file:
+    sources: list[tuple[str | None, str]] = [(None, text) for text in args.execute]
+    if args.file == "-" or (not args.file and not sources and not sys.stdin.isatty()):
+        sources.append(("<stdin>", sys.stdin.read()))
+    elif args.file:
         try:
             with open(args.file, encoding="utf-8") as handle:
-                parts.append(handle.read())
+                sources.append((args.file, handle.read()))
         except OSError as err:
             raise UsageError(f"cannot read {args.file}: {err.strerror}") from None
         except UnicodeDecodeError as err:
@@ -262,18 +273,14 @@ def _read_sql(args: argparse.Namespace) -> str | None:
                 f"cannot read {args.file}: byte {err.start} is not UTF-8",
                 hint="save the file as UTF-8",
             ) from None
-    if not parts and not sys.stdin.isatty():
-        parts.append(sys.stdin.read())
-    if not parts:
-        return None
-    return ";\n".join(parts)
+    return sources
 
 
 def _run(args: argparse.Namespace) -> int:
     _show_notices(args.debug)
-    _check_output_args(args)
-    sql = _read_sql(args)
-    if sql is None:  # nothing to run, and stdin is a terminal: the interactive shell
+    stdout_format, file_format = _check_output_args(args)
+    sources = _read_sources(args)
+    if not sources:  # nothing to run, and stdin is a terminal: the interactive shell
         from vpnsql import shell
 
         with _maybe_sandbox(args.sandbox):
@@ -281,6 +288,7 @@ def _run(args: argparse.Namespace) -> int:
             return shell.run(args, registry, settings)
     with _maybe_sandbox(args.sandbox), _without_cycle_collection():
         from vpnsql import statements
+        from vpnsql.console import Console
         from vpnsql.session import Session
 
         registry, settings = _settings(args)
@@ -293,7 +301,14 @@ def _run(args: argparse.Namespace) -> int:
             else statements.refuse_many,
             allow_partial=args.allow_partial,
         )
-        return _print_results(session, sql, args)
+        console = Console(
+            session,
+            sys.stdout,
+            fmt=stdout_format,
+            header=not args.no_header,
+            width=_terminal_width,
+        )
+        return _run_sources(console, sources, args, file_format)
 
 
 def _settings(args: argparse.Namespace) -> tuple[Registry, Settings]:
@@ -314,65 +329,67 @@ def _settings(args: argparse.Namespace) -> tuple[Registry, Settings]:
     return registry, settings
 
 
-def _check_output_args(args: argparse.Namespace) -> None:
+def _terminal_width() -> int | None:
+    """On a terminal, wide table rows turn vertical, as in the shell; elsewhere never."""
+    import shutil
+
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+
+
+def _check_output_args(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The stdout and --outfile formats, or a UsageError naming what conflicts."""
+    from vpnsql import export
     from vpnsql.errors import UsageError
 
     if args.outfile is not None and not args.outfile.strip():
         raise UsageError("--outfile needs a path")
-    if args.output == "parquet" and not args.outfile:
-        raise UsageError(
-            "parquet is binary and goes to a file", hint="add --outfile results.parquet"
-        )
     if args.partition_by and not args.outfile:
         raise UsageError("--partition-by needs --outfile DIR")
+    stdout_format, file_format = export.output_formats(
+        args.outfile, args.output, partitioned=bool(args.partition_by)
+    )
+    if stdout_format == "parquet" and sys.stdout.isatty():
+        raise UsageError(
+            "-o parquet is binary and stdout is a terminal",
+            hint="redirect stdout to a file (> results.parquet) or add --outfile results.parquet",
+        )
+    return stdout_format, file_format
 
 
-def _print_results(session: Session, sql: str, args: argparse.Namespace) -> int:
-    """Run each statement in turn, printing results; --outfile takes the last one.
+def _run_sources(
+    console: Console,
+    sources: list[tuple[str | None, str]],
+    args: argparse.Namespace,
+    file_format: str | None,
+) -> int:
+    """Run the -e texts and the script in turn; --outfile takes the last result.
 
     Exit 1 if any terminate call failed, 3 if --allow-partial dropped failed fetches.
     """
-    from vpnsql import output
-    from vpnsql.engine import interruptible
-
-    plan = session.plan(sql)
-    last = max((i for i, s in enumerate(plan) if s.shows_result), default=-1)
-    first = True
-    failed = partial = 0
-    for index, statement in enumerate(plan):
-        relation = run_statement(session, statement)
-        failed += session.last_failed
-        partial += len(session.last_stats.failures)
-        if relation is None or not statement.shows_result:
-            continue
-        if args.outfile and index == last:
-            _export(relation, session, args)
-            continue
-        if not first and args.output == "table":
-            sys.stdout.write("\n")
-        write = functools.partial(
-            output.write, relation, args.output, sys.stdout, not args.no_header
-        )
-        interruptible(session.connection, write)
-        sys.stdout.flush()
-        first = False
-    if failed:
-        report_failed_calls(failed)
+    final = None
+    if args.outfile and file_format is not None:
+        final = functools.partial(_export, console, args, file_format)
+    console.run(sources, final)
+    if console.failed:
+        report_failed_calls(console.failed)
         return EXIT_ERROR
-    if partial:
-        print(f"vpnsql: partial result: {partial} call(s) failed", file=sys.stderr)
+    if console.partial:
+        print(f"vpnsql: partial result: {console.partial} call(s) failed", file=sys.stderr)
         return EXIT_PARTIAL
     return EXIT_OK
 
 
-def _export(relation: duckdb.DuckDBPyRelation, session: Session, args: argparse.Namespace) -> None:
+def _export(
+    console: Console,
+    args: argparse.Namespace,
+    fmt: str,
+    relation: duckdb.DuckDBPyRelation,
+) -> None:
     from vpnsql import export
 
-    explicit = None if args.output == "table" else args.output
-    fmt = export.format_for(args.outfile, explicit, partitioned=bool(args.partition_by))
     export.export(
         relation,
-        session.connection,
+        console.session.connection,
         args.outfile,
         fmt,
         header=not args.no_header,

@@ -119,9 +119,15 @@ class _Tokens:
         if token is None:
             last = self.tokens[-1] if self.tokens else None
             where = f"line {last.line}, after column {last.col}" if last else "the start"
-            return SqlSyntaxError(f"syntax error at {where}: {message}")
+            return SqlSyntaxError(
+                f"syntax error at {where}: {message}",
+                line=last.line if last else None,
+                column=last.col if last else None,
+            )
         return SqlSyntaxError(
-            f"syntax error at line {token.line}, column {token.col}: {message}, got '{token.text}'"
+            f"syntax error at line {token.line}, column {token.col}: {message}, got '{token.text}'",
+            line=token.line,
+            column=token.col,
         )
 
 

@@ -116,9 +116,10 @@ def _column_hint(tables: str, name: str, kind: str, message: str) -> str:
     literal = f"'{value.group(1)}'" if value else "'...'"
     where = f"{name} is {kind} in {tables}"
     if kind.startswith("STRUCT("):
-        field = re.match(r"STRUCT\((\w+)", kind)
+        first = re.match(r"STRUCT\((\w+)", kind)
+        field = f"{name}.{first.group(1) if first else 'x'}"
         compared = f" = {literal}" if value else ""
-        return f"{where}: use one of its fields, e.g. {name}.{field.group(1) if field else 'x'}{compared}"
+        return f"{where}: use one of its fields, e.g. {field}{compared}"
     if kind.endswith("[]"):
         return f"{where}, a list: e.g. list_contains({name}, {literal})"
     if kind.startswith("TIMESTAMP"):

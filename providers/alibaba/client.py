@@ -227,10 +227,10 @@ def _no_credentials() -> str:
     """The chain's failure in vpnsql's words (the SDK lists every provider it tried on one
     line, with paths such as `$/home/.../credentials.ini`): none found, or the files that
     exist but gave none."""
-    present = [path for path in _credential_files(os.environ) if Path(path).expanduser().exists()]
+    present = [path for path in _credential_files(os.environ) if Path(path).expanduser().is_file()]
     if not present:
         return "no Alibaba Cloud credentials found"
-    return f"no usable Alibaba Cloud credentials in {' or '.join(present)}"
+    return f"no Alibaba Cloud credentials found: none usable in {' or '.join(present)}"
 
 
 def _credential_files(environ: Mapping[str, str]) -> tuple[str, str]:

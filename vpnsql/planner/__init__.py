@@ -17,7 +17,7 @@ reference), `calls` (fan-out and merging), `views` (cross-cloud view expansion),
 from vpnsql.planner.calls import merge
 from vpnsql.planner.model import Call, Delete, Resolved, Statement
 from vpnsql.planner.statement import plan, plan_statement
-from vpnsql.planner.syntax import split_statements
+from vpnsql.planner.syntax import split_statements, split_with_offsets
 
 __all__ = [
     "Call",
@@ -28,4 +28,5 @@ __all__ = [
     "plan",
     "plan_statement",
     "split_statements",
+    "split_with_offsets",
 ]

@@ -16,9 +16,9 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion, Path
 from prompt_toolkit.document import Document
 
 from vpnsql.commands import SHOW_KINDS
+from vpnsql.lexing import Token, current_statement, significant, tokenize
 from vpnsql.planner import Call
 from vpnsql.registry import Registry
-from vpnsql.shell.lexing import Token, current_statement, significant, tokenize
 from vpnsql.tables import Table
 
 STARTERS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "EXEC", "DELETE FROM", "CREATE TABLE", "SET")
@@ -100,6 +100,11 @@ class ValueBook:
             for name, values in call.filters:
                 for value in values:
                     self.add(name, value)
+
+    def add_discovered(self, found: Iterable[tuple[str, str]]) -> None:
+        """Values the fetcher discovered while fanning out (FetchStats.discovered)."""
+        for name, value in found:
+            self.add(name, value)
 
     def get(self, column: str) -> list[str]:
         key = self._key.get(column.lower())
