@@ -53,6 +53,12 @@ Source = tuple[str | None, str]
 name is SQL only (`-e`), with no meta commands and errors as DuckDB words them."""
 
 
+def is_plan(statement: planner.Statement) -> bool:
+    from vpnsql.planner import Explain
+
+    return isinstance(statement.action, Explain)
+
+
 class Console:
     """Runs statements and meta commands over one session and writes their results to `out`
     (diagnostics such as `.timer` lines to `notes`)."""
@@ -148,7 +154,7 @@ class Console:
         self.partial += len(self.session.last_stats.failures)
         shown = None
         if relation is not None and statement.shows_result:
-            shown = self.deliver(relation, final)
+            shown = self.deliver(relation, final, plan=is_plan(statement))
         elapsed = time.perf_counter() - started
         if shown:
             self.emit(shown)
@@ -160,9 +166,12 @@ class Console:
             self.notes.write(timing(self.session.last_stats, elapsed))
             self.notes.flush()
 
-    def deliver(self, relation: duckdb.DuckDBPyRelation, final: Final | None = None) -> str | None:
+    def deliver(
+        self, relation: duckdb.DuckDBPyRelation, final: Final | None = None, plan: bool = False
+    ) -> str | None:
         """Send a result where it goes: `.once`'s file, `final`, or the output; text left to
-        emit once the statement's time is taken (the shell's pager), or None."""
+        emit once the statement's time is taken (the shell's pager), or None. A `plan`
+        (EXPLAIN's rows) reads as text in the formats for people."""
         if self.once is not None:
             target, self.once = self.once, None
             fmt = self.write_file(relation, target)
@@ -173,6 +182,10 @@ class Console:
             return None
         separator = "\n" if self.results and self.format in SEPARATED else ""
         self.results += 1
+        if plan and self.format in ("table", "markdown"):
+            from vpnsql import output
+
+            return separator + output.plan_text(relation)
         return self.show(relation, separator)
 
     def show(self, relation: duckdb.DuckDBPyRelation, separator: str) -> str | None:

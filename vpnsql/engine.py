@@ -231,6 +231,20 @@ class Engine:
         except duckdb.Error as err:
             raise QueryError(str(err)) from None
 
+    def plan(self, text: str) -> list[dict[str, object]]:
+        """DuckDB's EXPLAIN of a statement whose tables are loaded empty (nothing fetched): the
+        optimizers that see an empty table are off, so the plan is the one rows would get."""
+        [(previous,)] = self.connection.sql(
+            "SELECT current_setting('disabled_optimizers')"
+        ).fetchall()
+        self.connection.execute(
+            "SET disabled_optimizers = 'empty_result_pullup,statistics_propagation'"
+        )
+        try:
+            return self.rows(f"EXPLAIN {text}")
+        finally:
+            self.connection.execute(f"SET disabled_optimizers = '{previous}'")
+
     def own_tables(self) -> list[dict[str, object]]:
         """The tables and views DuckDB's SHOW TABLES lists (the current schema), with their
         type: what the user made, beside the virtual tables."""

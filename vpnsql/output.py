@@ -57,6 +57,15 @@ def write(
     writers[fmt](relation, out, header)
 
 
+def plan_text(relation: duckdb.DuckDBPyRelation) -> str:
+    """EXPLAIN's (key, value) rows as a person reads a plan: each value's lines as they are,
+    under its key (control characters still escaped)."""
+    return "\n".join(
+        f"{display_text(key)}:\n{display_text(value, newlines=True).rstrip()}\n"
+        for key, value in relation.fetchall()
+    )
+
+
 def is_time(type_name: str) -> bool:
     return type_name.startswith("TIMESTAMP")
 

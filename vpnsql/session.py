@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from vpnsql import estate, hints, planner, statements
+from vpnsql import estate, explain, hints, planner, statements
 from vpnsql.commands import Describe, Exec, Show
 from vpnsql.config import Config
 from vpnsql.engine import Engine, StagedCall
@@ -25,7 +25,7 @@ from vpnsql.fetch import FetchCache, FetchStats, run_calls
 from vpnsql.registry import Registry
 from vpnsql.settings import make_settings
 from vpnsql.statements import Confirm, Outcome
-from vpnsql.tables import Settings
+from vpnsql.tables import Column, Settings
 
 if TYPE_CHECKING:
     from vpnsql.sandbox import Sandbox
@@ -125,6 +125,8 @@ class Session:
             return self.engine.relation(*statements.describe(action))
         if isinstance(action, Exec):
             return self._outcome(statements.run_exec(action, self.settings))
+        if isinstance(action, planner.Explain):
+            return self._explain(statement, action, cache)
         self._load(statement, cache)
         with self._hinted(statement):
             if isinstance(action, planner.Delete):
@@ -136,6 +138,38 @@ class Session:
             action.method, action.table, targets, self.settings, self.confirm
         )
         return self._outcome(outcome)
+
+    def _explain(
+        self, statement: planner.Statement, action: planner.Explain, cache: FetchCache
+    ) -> duckdb.DuckDBPyRelation:
+        """EXPLAIN's rows, as DuckDB's (explain_key, explain_value), the API calls first: plain
+        EXPLAIN creates the tables empty and calls nothing; ANALYZE fetches and runs."""
+        inner = action.statement
+        calls = explain.api_calls(
+            inner, lambda sql: planner.plan_statement(sql, self.registry, self.settings)
+        )
+        rows: list[dict[str, object]] = [{"explain_key": "api_calls", "explain_value": calls}]
+        if action.analyze:
+            self._load(statement, cache)
+            stats = self.last_stats
+            made = f"made {stats.calls} API call(s), {stats.pages} page(s), {stats.rows} row(s)"
+            made += f" in {stats.seconds:.3f} s; {stats.cached} answered from the cache"
+            rows.append({"explain_key": "api_calls_made", "explain_value": made})
+        else:
+            for table in statement.tables:
+                self.engine.load(table, [])
+        target = inner.action.select if isinstance(inner.action, planner.Delete) else inner
+        if target.expression is not None or target.action is None:
+            with self._hinted(target):
+                if action.analyze:
+                    rows += self.engine.rows(f"EXPLAIN ANALYZE {target.text}")
+                else:
+                    rows += self.engine.plan(target.text)
+        columns = (
+            Column("explain_key", "VARCHAR", "What the row explains."),
+            Column("explain_value", "VARCHAR", "The plan, as text."),
+        )
+        return self.engine.relation(columns, rows)
 
     @contextmanager
     def _hinted(self, statement: planner.Statement) -> Iterator[None]:

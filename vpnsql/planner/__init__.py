@@ -15,13 +15,14 @@ reference), `calls` (fan-out and merging), `views` (cross-cloud view expansion),
 """
 
 from vpnsql.planner.calls import merge
-from vpnsql.planner.model import Call, Delete, Resolved, Statement
+from vpnsql.planner.model import Call, Delete, Explain, Resolved, Statement
 from vpnsql.planner.statement import plan, plan_statement
 from vpnsql.planner.syntax import split_statements, split_with_offsets
 
 __all__ = [
     "Call",
     "Delete",
+    "Explain",
     "Resolved",
     "Statement",
     "merge",
