@@ -489,4 +489,25 @@ def test_show_and_describe_print_like_queries(env: dict[str, str]) -> None:
     described = run("-o", "csv", "-e", f"DESCRIBE EXTENDED {CONNS}", env=env)
     rows = {r["name"]: r for r in csv.DictReader(io.StringIO(described.stdout, newline=""))}
     assert rows["ingressBytes"]["type"] == "BIGINT"
-    assert (rows["region"]["required"], rows["username"]["pushdown"]) == ("true", "true")
+    # one vocabulary: what a user must give vs what vpnsql fills in
+    roles = {name: row["param"] for name, row in rows.items() if row["param"]}
+    assert roles == {
+        "clientVpnEndpointId": "discovered",
+        "region": "default",
+        "connectionId": "filter",
+        "username": "filter",
+    }
+    assert "configured default" in rows["region"]["if_absent"]
+    alibaba = run("-o", "json", "-e", "DESCRIBE EXTENDED alibaba.vpc.ssl_vpn_clients", env=env)
+    params = {r["name"]: r["param"] for r in json.loads(alibaba.stdout) if r["param"]}
+    assert params == {"vpnGatewayId": "discovered", "region": "default"}  # RegionId: the same
+    methods = run("-o", "json", "-e", f"SHOW METHODS IN {CONNS}", env=env)
+    needs = {
+        (m["MethodName"], m["SQLVerb"]): m["RequiredParams"] for m in json.loads(methods.stdout)
+    }
+    assert needs[("client_vpn_connections_Describe", "SELECT")] == (
+        "ClientVpnEndpointId (discovered), region (default)"
+    )
+    assert needs[("client_vpn_connections_Terminate", "EXEC")] == (
+        "ClientVpnEndpointId, region (default), ConnectionId | Username"
+    )

@@ -128,8 +128,10 @@ def test_meta_commands(drive: Drive, tmp_path: Path, capsys: pytest.CaptureFixtu
     lines = driven.out.splitlines()
     for name in meta.COMMANDS:
         assert any(line.startswith(name) for line in lines), name
-    assert any(CONNS in line and "account, region, ClientVpnEndpointId" in line for line in lines)
-    assert "name: clientVpnEndpointId" in driven.out and "required: true" in driven.out
+    assert "ClientVpnEndpointId (discovered), region (default), connectionId (filter)" in (
+        driven.out
+    )
+    assert "name: clientVpnEndpointId" in driven.out and "param: discovered" in driven.out
     assert "42" in driven.out and "second" in driven.out
     assert driven.shell.prompt.editing_mode == EditingMode.VI
     assert "cache ttl: 5 s" in driven.out and driven.shell.cache.ttl == 5

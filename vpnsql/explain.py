@@ -54,8 +54,7 @@ def _call(number: int, call: Call) -> list[str]:
     for param in call.discover:
         others = ", ".join(n for n, _ in call.params) or "its other params"
         lines.append(
-            f"  discovers: {param.name}, listed first for {others}; then one call per value "
-            "found"
+            f"  discovers: {param.name}, listed first for {others}; then one call per value found"
         )
     for name, values in call.filters:
         quoted = ", ".join(f"'{v}'" for v in values)

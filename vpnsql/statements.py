@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from vpnsql.commands import Describe, Exec, Show
 from vpnsql.errors import Cancelled, ConfirmationRequired, ProviderError
 from vpnsql.registry import Registry
-from vpnsql.tables import Column, Method, MethodCall, Row, Settings, Table
+from vpnsql.tables import ROLES, Column, Method, MethodCall, Row, Settings, Table
 
 PREVIEW_ROWS = 10
 
@@ -139,7 +139,7 @@ def _within(registry: Registry, scope: tuple[str, ...]) -> list[Table]:
 
 
 def _methods(table: Table) -> list[Row]:
-    required = ", ".join(p.name for p in table.required_params)
+    required = ", ".join(f"{p.name} ({p.role})" for p in table.required_params)
     rows = [
         {
             "MethodName": f"{table.resource}_Describe",
@@ -153,12 +153,21 @@ def _methods(table: Table) -> list[Row]:
             rows.append(
                 {
                     "MethodName": method.name,
-                    "RequiredParams": method.needs if verb == "EXEC" else required,
+                    "RequiredParams": _exec_needs(table, method) if verb == "EXEC" else required,
                     "SQLVerb": verb,
                     "description": method.description,
                 }
             )
     return rows
+
+
+def _exec_needs(table: Table, method: Method) -> str:
+    """EXEC's arguments, a defaulted one (@region) marked so."""
+    needs = [
+        f"{name} (default)" if (p := table.param(name)) and p.resolve else name
+        for name in method.required
+    ]
+    return ", ".join([*needs, *([" | ".join(method.one_of)] if method.one_of else [])])
 
 
 def like(pattern: str) -> re.Pattern[str]:
@@ -180,13 +189,15 @@ def describe(command: Describe) -> tuple[tuple[Column, ...], list[Row]]:
     ]
     if command.extended:
         columns += (
-            Column("required", "BOOLEAN", "A WHERE param the API needs."),
-            Column("pushdown", "BOOLEAN", "An = / IN on it is sent to the API as a filter."),
+            _text("param", "As a WHERE param: required, default, discovered or filter."),
+            _text("if_absent", "What happens when the WHERE clause does not give it."),
         )
         for row in rows:
             param = table.param(row["name"])
-            row["required"] = bool(param and param.required)
-            row["pushdown"] = bool(param and not param.required)
+            # an alias (Alibaba's RegionId) is the same param: shown once, on its own name
+            own = param is not None and param.name.lower() == row["name"].lower()
+            row["param"] = param.role if param and own else None
+            row["if_absent"] = ROLES[param.role] if param and own else None
     return columns, rows
 
 

@@ -63,6 +63,16 @@ class Column:
     description: str
 
 
+ROLES = {
+    "required": "you give it in WHERE",
+    "default": "optional: without it, vpnsql uses the configured ones (the estate's accounts, "
+    "the default region)",
+    "discovered": "optional: without it, vpnsql lists every value first and asks each",
+    "filter": "optional: narrows what vpnsql asks (pushed down to the API where it can be)",
+}
+"""What a param's role means to a user: what they must give vs what vpnsql fills in."""
+
+
 @dataclass(frozen=True)
 class Param:
     """A value the API needs or can filter on, taken from `column = literal` in WHERE.
@@ -93,6 +103,21 @@ class Param:
     known: Callable[[], Collection[str]] | None = None
     """Every value the cloud has, from the SDK's own data (AWS regions): a literal outside it
     is an error before any call."""
+    fills: str | None = None
+    """The role when `resolve` and `discover` do not say it (a cross-cloud view's params, which
+    each cloud's branch fills in): one of ROLES."""
+
+    @property
+    def role(self) -> str:
+        """What happens when the WHERE clause does not give it, in the one vocabulary every
+        surface uses (.tables, DESCRIBE EXTENDED, SHOW METHODS, the docs, errors): see ROLES."""
+        if self.fills is not None:
+            return self.fills
+        if not self.required:
+            return "filter"
+        if self.resolve is not None:
+            return "default"
+        return "discovered" if self.discover is not None else "required"
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -251,6 +276,12 @@ class Table:
     @property
     def required_params(self) -> tuple[Param, ...]:
         return tuple(p for p in self.params if p.required)
+
+    @property
+    def params_text(self) -> str:
+        """Its params with their roles, e.g. `ClientVpnEndpointId (discovered), region
+        (default), username (filter)`."""
+        return ", ".join(f"{p.name} ({p.role})" for p in self.params)
 
     def method(self, name: str) -> Method | None:
         lowered = name.lower()

@@ -19,7 +19,7 @@ from vpnsql.commands import SHOW_KINDS
 from vpnsql.lexing import Token, current_statement, significant, tokenize
 from vpnsql.planner import Call
 from vpnsql.registry import Registry
-from vpnsql.tables import Table
+from vpnsql.tables import Param, Table
 
 STARTERS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "EXEC", "DELETE FROM", "CREATE TABLE", "SET")
 KEYWORDS = (
@@ -198,10 +198,10 @@ def _candidates(
         return values + [Candidate(c, "column") for c in _columns(tables)]
     if previous in CONDITION_SLOTS:
         params = _missing_required(tables, statement)
-        offered = {p.lower() for p in params}
+        offered = {p.name.lower() for p in params}
         columns = [c for c in _columns(tables) if c.lower() not in offered]
         return (
-            [Candidate(f"{p} = ", "required param", p) for p in params]
+            [Candidate(f"{p.name} = ", f"param ({p.role})", p.name) for p in params]
             + [Candidate(c, "column") for c in columns]
             + _keywords(word, ("NOT", "EXISTS"))
         )
@@ -303,15 +303,17 @@ def _columns(tables: Iterable[Table]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _missing_required(tables: Iterable[Table], statement: list[Token]) -> list[str]:
-    """Required params of the tables that no `name =` / `name IN` in the statement sets yet."""
+def _missing_required(tables: Iterable[Table], statement: list[Token]) -> list[Param]:
+    """Params the tables' API needs (required, defaulted or discovered) that no `name =` /
+    `name IN` in the statement sets yet."""
     constrained = {
         token.text.rsplit(".", 1)[-1].lower()
         for token, following in itertools.pairwise(statement)
         if token.kind == "name" and (following.text == "=" or following.upper == "IN")
     }
     params = (p for table in tables for p in table.required_params)
-    return list(dict.fromkeys(p.name for p in params if not constrained & set(p.names)))
+    unset = {p.name: p for p in params if not constrained & set(p.names)}
+    return list(unset.values())
 
 
 def _compared_column(prior: list[Token]) -> str | None:

@@ -113,13 +113,14 @@ def _help(shell: Console, argument: str) -> None:
     )
 
 
-@command(".tables", "list the virtual tables and the params each needs in WHERE")
+@command(
+    ".tables",
+    "the virtual tables and their WHERE params: required (you give it), or default, "
+    "discovered, filter (vpnsql fills it in or pushes it down)",
+)
 def _tables(shell: Console, argument: str) -> None:
     shell.show_rows(
-        [
-            {"table": t.name, "needs": ", ".join(p.name for p in t.required_params)}
-            for t in shell.session.registry.tables
-        ]
+        [{"table": t.name, "params": t.params_text} for t in shell.session.registry.tables]
     )
 
 
