@@ -202,3 +202,33 @@ def test_a_script_splits_into_statements_and_meta_commands() -> None:
 )
 def test_enter_runs_only_complete_input(text: str, complete: bool) -> None:
     assert is_complete(text) is complete
+
+
+def test_no_menu_on_an_empty_continuation_line_unless_tab(vocabulary: Vocabulary) -> None:
+    completer = ShellCompleter(vocabulary)
+    typed = CompleteEvent(text_inserted=True)
+    for text in (f"SELECT *\nFROM {CONNS}\n", "SELECT *\n   ", ""):
+        assert list(completer.get_completions(Document(text), typed)) == [], repr(text)
+    tab = CompleteEvent(completion_requested=True)
+    assert list(completer.get_completions(Document(f"SELECT *\nFROM {CONNS}\n"), tab))
+    assert list(completer.get_completions(Document(f"SELECT *\nFROM {CONNS}\nW"), typed))
+
+
+def test_accepting_a_param_then_a_quote_leaves_one_space(vocabulary: Vocabulary) -> None:
+    before = f"SELECT * FROM {CONNS} WHERE "
+    [param] = [
+        c for c in suggest(before, "", vocabulary).candidates if c.display == "ClientVpnEndpointId"
+    ]
+    assert param.kind == "param (discovered)"
+    typed = before + param.text + "'"
+    assert typed.endswith("ClientVpnEndpointId = '") and "  " not in typed
+    vocabulary.values.add("ClientVpnEndpointId", EP)
+    after_quote = suggest(typed, "", vocabulary)
+    assert (after_quote.word, after_quote.texts[:1]) == ("", [f"{EP}'"])
+
+
+def test_values_discovery_found_are_offered(vocabulary: Vocabulary) -> None:
+    """Endpoints found while fanning out (FetchStats.discovered), not only shown ones."""
+    vocabulary.values.add_discovered([("ClientVpnEndpointId", "cvpn-endpoint-00000000000000777")])
+    before = f"SELECT * FROM {CONNS} WHERE region = 'us-east-1' AND ClientVpnEndpointId = "
+    assert "'cvpn-endpoint-00000000000000777'" in texts(before, vocabulary)

@@ -351,3 +351,16 @@ def test_once_writes_the_format_of_the_extension(
     assert len(json.loads(paths["json"].read_text())) == 3
     assert paths["txt"].read_text().startswith("connectionId ")  # no extension: the table
     assert f"wrote the result to {paths['parquet']} (parquet)" in driven.out
+
+
+def test_endpoints_found_while_fanning_out_are_offered(drive: Drive) -> None:
+    """A query naming no endpoint shows none of their IDs, yet discovery found them."""
+    driven = drive(f"SELECT count(*) AS n FROM {CONNS} WHERE region = 'us-east-1';\r")
+    assert driven.shell.session.last_stats.discovered
+    completer = driven.shell.prompt.completer
+    assert completer is not None
+    document = Document(
+        f"SELECT * FROM {CONNS} WHERE region = 'us-east-1' AND ClientVpnEndpointId = '"
+    )
+    offered = [c.text for c in completer.get_completions(document, CompleteEvent())]
+    assert f"{DEMO_EP}'" in offered

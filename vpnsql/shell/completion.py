@@ -161,6 +161,8 @@ class ShellCompleter(Completer):
         self._paths = PathCompleter(expanduser=True)
 
     def get_completions(self, document: Document, event: CompleteEvent) -> Iterator[Completion]:
+        if not document.current_line_before_cursor.strip() and not event.completion_requested:
+            return  # Enter began a new line: no menu until something is typed (or Tab)
         path = _file_argument(document.text_before_cursor, self.vocabulary.file_commands)
         if path is not None:
             yield from self._paths.get_completions(Document(path), event)
