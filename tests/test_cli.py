@@ -492,22 +492,29 @@ def test_show_and_describe_print_like_queries(env: dict[str, str]) -> None:
     # one vocabulary: what a user must give vs what vpnsql fills in
     roles = {name: row["param"] for name, row in rows.items() if row["param"]}
     assert roles == {
+        "account": "default",
+        "accountId": "filter",
         "clientVpnEndpointId": "discovered",
         "region": "default",
         "connectionId": "filter",
         "username": "filter",
     }
-    assert "configured default" in rows["region"]["if_absent"]
+    assert "the default region" in rows["region"]["if_absent"]
     alibaba = run("-o", "json", "-e", "DESCRIBE EXTENDED alibaba.vpc.ssl_vpn_clients", env=env)
     params = {r["name"]: r["param"] for r in json.loads(alibaba.stdout) if r["param"]}
-    assert params == {"vpnGatewayId": "discovered", "region": "default"}  # RegionId: the same
+    assert params == {  # RegionId is the same param as region: shown once
+        "vpnGatewayId": "discovered",
+        "region": "default",
+        "account": "default",
+        "accountId": "filter",
+    }
     methods = run("-o", "json", "-e", f"SHOW METHODS IN {CONNS}", env=env)
     needs = {
         (m["MethodName"], m["SQLVerb"]): m["RequiredParams"] for m in json.loads(methods.stdout)
     }
     assert needs[("client_vpn_connections_Describe", "SELECT")] == (
-        "ClientVpnEndpointId (discovered), region (default)"
+        "account (default), region (default), ClientVpnEndpointId (discovered)"
     )
     assert needs[("client_vpn_connections_Terminate", "EXEC")] == (
-        "ClientVpnEndpointId, region (default), ConnectionId | Username"
+        "account (default), ClientVpnEndpointId, region (default), ConnectionId | Username"
     )

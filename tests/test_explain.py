@@ -35,7 +35,11 @@ def test_a_wide_fan_out_lists_every_call_with_its_params_and_filters() -> None:
         "AND username = 'alice' LIMIT 5"
     )
     assert text.count("\ncall ") + text.startswith("call ") == 8
-    assert "params:    ClientVpnEndpointId = 'cvpn-endpoint-0a1b2c3d4e5f60002', region = " in text
+    assert (
+        "params:    region = 'us-east-1', ClientVpnEndpointId = 'cvpn-endpoint-0a1b2c3d4e5f60002'"
+        in (text)
+    )
+    assert "fills in:  account from the configuration" in text
     assert "filter:    username IN ('alice'), pushed down to the API" in text
     assert "limit:     stops paging after 5 rows" in text
     assert "8 call(s) on aws.ec2_api.client_vpn_connections" in text
@@ -43,7 +47,7 @@ def test_a_wide_fan_out_lists_every_call_with_its_params_and_filters() -> None:
 
 def test_what_is_discovered_and_what_a_delete_then_does() -> None:
     text = explained(f"DELETE FROM {CONNS} WHERE region = 'us-east-1' AND clientIp LIKE '10.%'")
-    assert "discovers: ClientVpnEndpointId, listed first for region" in text
+    assert "discovers: ClientVpnEndpointId, listed first by an API call" in text
     assert "after 1 listing call(s) that discover ClientVpnEndpointId" in text
     assert "then client_vpn_connections_Terminate once per selected connection" in text
 

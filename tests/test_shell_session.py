@@ -128,7 +128,7 @@ def test_meta_commands(drive: Drive, tmp_path: Path, capsys: pytest.CaptureFixtu
     lines = driven.out.splitlines()
     for name in meta.COMMANDS:
         assert any(line.startswith(name) for line in lines), name
-    assert "ClientVpnEndpointId (discovered), region (default), connectionId (filter)" in (
+    assert "region (default), ClientVpnEndpointId (discovered), accountId (filter)" in (
         driven.out
     )
     assert "name: clientVpnEndpointId" in driven.out and "param: discovered" in driven.out

@@ -52,10 +52,13 @@ def _call(number: int, call: Call) -> list[str]:
     if call.params:
         lines.append("  params:    " + ", ".join(f"{n} = '{v}'" for n, v in call.params))
     for param in call.discover:
-        others = ", ".join(n for n, _ in call.params) or "its other params"
-        lines.append(
-            f"  discovers: {param.name}, listed first for {others}; then one call per value found"
-        )
+        if param.role == "default":
+            lines.append(f"  fills in:  {param.name} from the configuration, one call per value")
+        else:
+            lines.append(
+                f"  discovers: {param.name}, listed first by an API call; then one call per "
+                "value found"
+            )
     for name, values in call.filters:
         quoted = ", ".join(f"'{v}'" for v in values)
         lines.append(f"  filter:    {name} IN ({quoted}), pushed down to the API")
@@ -69,8 +72,14 @@ def _call(number: int, call: Call) -> list[str]:
 def _summary(calls: tuple[Call, ...]) -> str:
     """How many calls, and how many more discovery makes."""
     tables = sorted({call.table.name for call in calls})
-    listings = {(call.discover[0].name, call.params) for call in calls if call.discover}
-    discovered = sorted({param.name for call in calls for param in call.discover})
+    listed = [
+        (param.name, call.params)
+        for call in calls
+        for param in call.discover
+        if param.role == "discovered"
+    ]
+    listings = set(listed)
+    discovered = sorted({name for name, _ in listed})
     text = f"{len(calls)} call(s) on {', '.join(tables)}"
     if listings:
         text += (

@@ -42,6 +42,12 @@ CLIENT_CONNECTIONS = Table(
     ),
     params=(
         Param(
+            "provider",
+            "Only these clouds are called; else every cloud.",
+            pattern=r"[a-z0-9_]+",
+            example="aws",
+        ),
+        Param(
             "account",
             "Only these accounts; else every account of each cloud's estate.",
             required=True,

@@ -210,9 +210,7 @@ def _local_error(err: BaseException, where: dict[str, Any]) -> ProviderError:
     from darabonba.exceptions import RetryError
 
     if isinstance(err, CredentialException):
-        return CredentialsError(
-            _no_credentials(), hint=CREDENTIALS_HINT, **where
-        )
+        return CredentialsError(_no_credentials(), hint=CREDENTIALS_HINT, **where)
     if isinstance(err, RetryError):  # the SDK's name for a failed HTTP exchange
         return ProviderError(
             f"cannot reach the Alibaba Cloud API after {NETWORK_ATTEMPTS} attempts: {err.message}",
