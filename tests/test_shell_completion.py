@@ -97,8 +97,8 @@ def test_values_seen_are_offered_where_a_value_goes(vocabulary: Vocabulary) -> N
     vocabulary.values.add_calls([Call(PROVIDER.tables[0], (("region", "eu-west-1"),))])
     vocabulary.values.add("region", "us-east-1")
     where = f"SELECT * FROM {CONNS} WHERE "
-    assert texts(where + "region = '", vocabulary) == ["us-east-1'", "eu-west-1'"]
-    assert texts(where + "region = 'eu", vocabulary) == ["eu-west-1'"]
+    assert texts(where + "region = '", vocabulary)[:2] == ["us-east-1'", "eu-west-1'"]
+    assert texts(where + "region = 'eu-west-1", vocabulary) == ["eu-west-1'"]
     assert texts(where + "region IN ('us-east-1', ", vocabulary)[:2] == [
         "'us-east-1'",
         "'eu-west-1'",
@@ -232,3 +232,15 @@ def test_values_discovery_found_are_offered(vocabulary: Vocabulary) -> None:
     vocabulary.values.add_discovered([("ClientVpnEndpointId", "cvpn-endpoint-00000000000000777")])
     before = f"SELECT * FROM {CONNS} WHERE region = 'us-east-1' AND ClientVpnEndpointId = "
     assert "'cvpn-endpoint-00000000000000777'" in texts(before, vocabulary)
+
+
+def test_known_regions_come_from_the_sdk_data_after_the_seen_ones(vocabulary: Vocabulary) -> None:
+    before = f"SELECT * FROM {CONNS} WHERE region = "
+    vocabulary.values.add("region", "eu-west-1")
+    offered = texts(before, vocabulary)
+    assert offered[0] == "'eu-west-1'"  # seen this session: first
+    assert {"'us-east-1'", "'ap-southeast-2'", "'cn-north-1'", "'us-gov-west-1'"} <= set(offered)
+    assert offered.count("'eu-west-1'") == 1
+    assert "'us-esat-1'" not in offered and "'aws-global'" not in offered
+    inside = suggest(before + "'ap-south", "", vocabulary).texts
+    assert "ap-south-1'" in inside and "ap-southeast-1'" in inside

@@ -128,9 +128,7 @@ def test_meta_commands(drive: Drive, tmp_path: Path, capsys: pytest.CaptureFixtu
     lines = driven.out.splitlines()
     for name in meta.COMMANDS:
         assert any(line.startswith(name) for line in lines), name
-    assert "region (default), ClientVpnEndpointId (discovered), accountId (filter)" in (
-        driven.out
-    )
+    assert "region (default), ClientVpnEndpointId (discovered), accountId (filter)" in (driven.out)
     assert "name: clientVpnEndpointId" in driven.out and "param: discovered" in driven.out
     assert "42" in driven.out and "second" in driven.out
     assert driven.shell.prompt.editing_mode == EditingMode.VI

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
@@ -59,10 +59,12 @@ class Suggestions:
 
 
 class ValueBook:
-    """String values of params seen this session (regions, endpoint ids), newest first.
+    """String values of params seen this session (regions, endpoint ids), newest first, then
+    every value the cloud has where its SDK says (`Param.known`: AWS's regions).
 
-    They come from the calls the user's statements made and from the rows results showed, so
-    an endpoint id listed once is offered wherever an endpoint id goes next.
+    Seen values come from the calls the user's statements made, from what discovery found
+    while fanning out, and from the rows results showed, so an endpoint id listed once is
+    offered wherever an endpoint id goes next.
     """
 
     def __init__(self, registry: Registry, keep: int = 100) -> None:
@@ -73,6 +75,13 @@ class ValueBook:
             for param in table.params
             for name in param.names
         }
+        self._known: dict[str, list[Callable[[], Collection[str]]]] = {}
+        for table in registry.tables:
+            for param in table.params:
+                if param.known is not None and param.known not in self._known.get(
+                    param.name.lower(), []
+                ):
+                    self._known.setdefault(param.name.lower(), []).append(param.known)
         self._values: dict[str, dict[str, None]] = {}
 
     def wants(self, columns: Sequence[str]) -> bool:
@@ -108,7 +117,11 @@ class ValueBook:
 
     def get(self, column: str) -> list[str]:
         key = self._key.get(column.lower())
-        return list(reversed(self._values.get(key, {}))) if key else []
+        if key is None:
+            return []
+        seen = list(reversed(self._values.get(key, {})))
+        known = sorted({v for values in self._known.get(key, []) for v in values()} - set(seen))
+        return seen + known
 
 
 @dataclass
