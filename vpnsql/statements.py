@@ -81,6 +81,13 @@ def _text(name: str, description: str) -> Column:
     return Column(name, "VARCHAR", description)
 
 
+TABLES_COLUMNS = (
+    Column("name", "VARCHAR", "Table name, as a statement writes it."),
+    Column("type", "VARCHAR", "virtual table (fetched from a cloud API), table or view."),
+    Column("description", "VARCHAR", "What a row is."),
+)
+
+
 def show(
     command: Show, registry: Registry, own_tables: Sequence[Row] = ()
 ) -> tuple[tuple[Column, ...], list[Row]]:
@@ -88,15 +95,10 @@ def show(
     (case-insensitive). TABLES lists the virtual tables and `own_tables`, DuckDB's own
     (rows of name and type) that SHOW TABLES would list."""
     if command.kind == "TABLES":
-        columns = (
-            _text("name", "Table name, as a statement writes it."),
-            _text("type", "virtual table (fetched from a cloud API), table or view."),
-            _text("description", "What a row is."),
-        )
-        rows = [
-            {"name": t.name, "type": "virtual table", "description": t.description}
-            for t in registry.tables
-        ] + [{**row, "description": None} for row in own_tables]
+        columns = TABLES_COLUMNS
+        virtual = [{"name": t.name, "type": "virtual table", "description": t.description}
+                   for t in registry.tables]  # fmt: skip
+        rows = virtual + [{**row, "description": None} for row in own_tables]
     elif command.kind == "PROVIDERS":
         columns = (_text("name", "Provider."), _text("description", "What it covers."))
         rows = [{"name": p.name, "description": p.description} for p in registry.providers.values()]
