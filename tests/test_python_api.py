@@ -36,6 +36,9 @@ def test_connect_sandbox_runs_on_a_fresh_sandbox_until_closed(
         url = session.sandbox.endpoint_url
         assert session.sql(DEMO).fetchall() == [(180,)]
         assert "AWS_PROFILE" not in os.environ
+        # the sandbox's estate, as --sandbox has it: its config file was found
+        accounts = session.sql("SELECT DISTINCT account FROM aws.ec2_api.client_vpn_endpoints")
+        assert {a for (a,) in accounts.fetchall()} == {"management", "prod", "research"}
     # closed: the sandbox stopped and the real configuration is back
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url, timeout=5)
