@@ -2,8 +2,10 @@
 
 Rows shaped like aws.ec2_api.client_vpn_connections (typed, with the nested status and the
 posture list) are loaded through the engine's Arrow path, then written with vpnsql's export
-(DuckDB's own writers for Parquet and CSV, vpnsql's streaming writer for JSON lines).
-Also reports the load itself, since a one-liner pays for both.
+(DuckDB's own writers for Parquet, CSV, JSON and JSON lines, timestamps as the console writes
+them). For comparison, the console's JSON lines writer (Python, row by row) into a file, which
+is what a JSON file cost before. Also reports the load itself, since a one-liner pays for
+both.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from vpnsql import output
 from vpnsql.engine import Engine, qualified
 from vpnsql.export import export
 from vpnsql_providers.aws.ec2_api import CLIENT_VPN_CONNECTIONS
@@ -56,14 +59,20 @@ def main() -> int:
     engine.load(CLIENT_VPN_CONNECTIONS, data)
     timings = {"load (Arrow -> DuckDB)": time.perf_counter() - started}
     relation = engine.connection.sql(f"SELECT * FROM {qualified(CLIENT_VPN_CONNECTIONS)}")
+    formats = ("parquet", "csv", "json", "jsonl")
     with tempfile.TemporaryDirectory() as directory:
-        for fmt, name in (("parquet", "x.parquet"), ("csv", "x.csv"), ("jsonl", "x.jsonl")):
-            target = Path(directory) / name
+        for fmt in formats:
+            target = Path(directory) / f"x.{fmt}"
             started = time.perf_counter()
             export(relation, engine.connection, str(target), fmt)
             timings[f"export {fmt}"] = time.perf_counter() - started
             size = target.stat().st_size / 2**20
             timings[f"  {fmt} size (MiB)"] = size
+        target = Path(directory) / "console.jsonl"
+        started = time.perf_counter()
+        with target.open("w", encoding="utf-8") as out:
+            output.write(relation, "jsonl", out)
+        timings["console jsonl (Python)"] = time.perf_counter() - started
     print(f"{args.rows:,} connection rows")
     for name, value in timings.items():
         if name.startswith("  "):

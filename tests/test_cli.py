@@ -300,6 +300,41 @@ def test_sandbox_command_serves_other_tools() -> None:
     assert "Traceback" not in stderr
 
 
+def test_sandbox_command_ports_are_fixable_and_a_taken_port_is_one_clear_line() -> None:
+    import signal
+    import socket
+
+    help_text = subprocess.run(
+        [sys.executable, "-m", "vpnsql.cli", "sandbox", "--help"],
+        capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    assert "default: 5000" in " ".join(help_text.split())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vpnsql.cli", "sandbox", "--port", "0", "--alibaba-port",
+         str(free)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        exports = [proc.stdout.readline() for _ in range(8)]
+        assert f"export VPNSQL_ALIBABA_ENDPOINT=http://127.0.0.1:{free}\n" in exports
+        taken = exports[0].strip().rsplit(":", 1)[1]
+        for args in (["--port", taken], ["--port", "0", "--alibaba-port", str(free)]):
+            busy = subprocess.run(
+                [sys.executable, "-m", "vpnsql.cli", "sandbox", *args],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert busy.returncode == 1
+            assert "the port is in use" in busy.stderr and "Traceback" not in busy.stderr
+            assert "Either identify and stop that program" not in busy.stderr  # werkzeug's
+            assert busy.stdout == ""
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+
+
 def test_a_failed_terminate_exits_1_and_every_outcome_is_a_row(
     env: dict[str, str], new_endpoint: Callable[..., str]
 ) -> None:
@@ -387,6 +422,34 @@ def test_delete_of_several_needs_yes(env: dict[str, str], new_endpoint: Callable
     assert json.loads(run("-o", "json", "-e", active, env=env).stdout) == [{"n": 0}]
 
 
+def test_a_dry_run_delete_needs_no_yes_and_its_rows_say_who_and_what(
+    env: dict[str, str], new_endpoint: Callable[..., str]
+) -> None:
+    endpoint_id = new_endpoint(
+        connections=[
+            {"Username": "ann", "ClientIp": "10.9.0.5",
+             "ConnectionEstablishedTime": "2026-11-24 06:56:53"},
+            {"Username": "bob", "ClientIp": "10.9.0.6"},
+            {"Username": "cy", "ClientIp": "10.9.0.7"},
+        ]
+    )  # fmt: skip
+    sql = f"DELETE FROM {CONNS} WHERE ClientVpnEndpointId = '{endpoint_id}' AND region = "
+    sql += "'us-east-1'"
+    refused = run("-e", sql, env=env)
+    # the refusal names whose sessions would end: identity, client IP, since when
+    assert_clean_error(refused, 1, "would terminate 3 connections", "ann", "10.9.0.5", "bob")
+    assert "2026-11-24 06:56:53" in refused.stderr and "--dry-run" in refused.stderr
+    dry = run("--dry-run", "-o", "json", "-e", sql, env=env)
+    assert dry.returncode == 0, dry.stderr
+    rows = json.loads(dry.stdout)
+    assert sorted(r["username"] for r in rows) == ["ann", "bob", "cy"]
+    assert {(r["previousStatus"], r["currentStatus"], r["message"]) for r in rows} == {
+        ("active", "active", "dry run: the request would have succeeded")
+    }
+    active = query(endpoint_id, "count(*) AS n", order=" AND status.code = 'active'")
+    assert json.loads(run("-o", "json", "-e", active, env=env).stdout) == [{"n": 3}]
+
+
 def test_global_dry_run_flag(env: dict[str, str], new_endpoint: Callable[..., str]) -> None:
     endpoint_id = new_endpoint(connections=[{"Username": "zed"}])
     sql = (
@@ -400,6 +463,23 @@ def test_global_dry_run_flag(env: dict[str, str], new_endpoint: Callable[..., st
     assert json.loads(run("-o", "json", "-e", active, env=env).stdout) == [{"n": 1}]
 
 
+def test_show_tables_lists_the_virtual_tables_and_show_without_in_lists_all(
+    env: dict[str, str],
+) -> None:
+    result = run("-o", "jsonl", "-e", "CREATE TABLE mine AS SELECT 1 AS a; SHOW TABLES", env=env)
+    assert result.returncode == 0, result.stderr
+    tables = {r["name"]: r["type"] for r in map(json.loads, result.stdout.splitlines())}
+    assert tables[CONNS] == "virtual table" and tables["vpn.client_connections"] == "virtual table"
+    assert tables["mine"] == "table"
+    resources = run("-o", "json", "-e", "SHOW RESOURCES", env=env)
+    assert {r["id"] for r in json.loads(resources.stdout)} >= {CONNS, "alibaba.vpc.vpn_gateways"}
+    services = run("-o", "json", "-e", "SHOW SERVICES", env=env)
+    assert {(r["provider"], r["name"]) for r in json.loads(services.stdout)} >= {
+        ("aws", "ec2_api"),
+        ("alibaba", "vpc"),
+    }
+
+
 def test_show_and_describe_print_like_queries(env: dict[str, str]) -> None:
     methods = run("-o", "json", "-e", f"SHOW METHODS IN {CONNS} LIKE '%terminate'", env=env)
     assert {(m["MethodName"], m["SQLVerb"]) for m in json.loads(methods.stdout)} == {
@@ -409,4 +489,32 @@ def test_show_and_describe_print_like_queries(env: dict[str, str]) -> None:
     described = run("-o", "csv", "-e", f"DESCRIBE EXTENDED {CONNS}", env=env)
     rows = {r["name"]: r for r in csv.DictReader(io.StringIO(described.stdout, newline=""))}
     assert rows["ingressBytes"]["type"] == "BIGINT"
-    assert (rows["region"]["required"], rows["username"]["pushdown"]) == ("true", "true")
+    # one vocabulary: what a user must give vs what vpnsql fills in
+    roles = {name: row["param"] for name, row in rows.items() if row["param"]}
+    assert roles == {
+        "account": "default",
+        "accountId": "filter",
+        "clientVpnEndpointId": "discovered",
+        "region": "default",
+        "connectionId": "filter",
+        "username": "filter",
+    }
+    assert "the default region" in rows["region"]["if_absent"]
+    alibaba = run("-o", "json", "-e", "DESCRIBE EXTENDED alibaba.vpc.ssl_vpn_clients", env=env)
+    params = {r["name"]: r["param"] for r in json.loads(alibaba.stdout) if r["param"]}
+    assert params == {  # RegionId is the same param as region: shown once
+        "vpnGatewayId": "discovered",
+        "region": "default",
+        "account": "default",
+        "accountId": "filter",
+    }
+    methods = run("-o", "json", "-e", f"SHOW METHODS IN {CONNS}", env=env)
+    needs = {
+        (m["MethodName"], m["SQLVerb"]): m["RequiredParams"] for m in json.loads(methods.stdout)
+    }
+    assert needs[("client_vpn_connections_Describe", "SELECT")] == (
+        "account (default), region (default), ClientVpnEndpointId (discovered)"
+    )
+    assert needs[("client_vpn_connections_Terminate", "EXEC")] == (
+        "account (default), ClientVpnEndpointId, region (default), ConnectionId | Username"
+    )

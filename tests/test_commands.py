@@ -102,9 +102,16 @@ def test_show_forms() -> None:
     )
 
 
+def test_show_without_in_lists_everything() -> None:
+    assert parse("SHOW RESOURCES") == Show("RESOURCES")
+    assert parse("show services like 'ec2%'") == Show("SERVICES", (), "ec2%")
+    assert parse("SHOW METHODS") == Show("METHODS")
+    assert parse("SHOW TABLES") == Show("TABLES")
+    assert parse("SHOW TABLES LIKE '%vpn%'") == Show("TABLES", (), "%vpn%")
+    assert parse("SHOW TABLES FROM memory") is None  # DuckDB's own
+
+
 def test_show_errors() -> None:
-    with pytest.raises(SqlSyntaxError, match="needs IN"):
-        parse("SHOW RESOURCES")
     with pytest.raises(SqlSyntaxError, match=r"like aws\.ec2_api"):
         parse("SHOW RESOURCES IN aws")
     with pytest.raises(UnknownTableError, match="unknown provider gcp"):
@@ -120,7 +127,6 @@ def test_describe_of_a_virtual_table_but_not_of_duckdb_objects() -> None:
         REGISTRY.table("aws.ec2_api.client_vpn_endpoints")
     )
     assert parse("DESCRIBE SELECT 1") is None
-    assert parse("SHOW TABLES") is None
 
 
 def test_delete_plans_the_select_of_the_same_rows() -> None:

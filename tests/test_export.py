@@ -243,7 +243,7 @@ def test_a_stream_is_written_in_place(tmp_path: Path) -> None:
     reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
     result = run("-e", "SELECT 3 AS c", "-o", "jsonl", "--outfile", str(fifo))
     assert result.returncode == 0, result.stderr
-    assert reader.communicate(timeout=30)[0] == '{"c": 3}\n'
+    assert json.loads(reader.communicate(timeout=30)[0]) == {"c": 3}
     assert stat.S_ISFIFO(fifo.lstat().st_mode)
     to_stdout = run("-e", "SELECT 4 AS d", "-o", "csv", "--outfile", "/dev/stdout")
     assert (to_stdout.returncode, to_stdout.stdout) == (0, "d\n4\n")
@@ -278,13 +278,49 @@ def test_a_directory_with_other_files_is_never_replaced(tmp_path: Path) -> None:
     assert [p.name for p in lake.iterdir()] == ["region=r2"]
 
 
-def test_parquet_to_a_terminal_is_a_usage_error() -> None:
-    result = run("-e", "SELECT 1", "--output", "parquet")
-    assert result.returncode == 2
-    assert "--outfile" in result.stderr
+def test_parquet_goes_to_stdout_unless_it_is_a_terminal(tmp_path: Path) -> None:
+    import pty
+
+    target = tmp_path / "s.parquet"
+    with target.open("wb") as redirected:  # vpnsql -o parquet > s.parquet
+        result = subprocess.run(
+            [sys.executable, "-m", "vpnsql.cli", "-e", "SELECT 7 AS n", "-o", "parquet"],
+            stdout=redirected, stderr=subprocess.PIPE, text=True, timeout=120,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert duckdb.sql(f"SELECT n FROM '{target}'").fetchall() == [(7,)]
+    two = run("-e", "SELECT 1; SELECT 2", "-o", "parquet")
+    assert two.returncode == 2 and "-o parquet writes one result and this input has 2" in two.stderr
+    leader, follower = pty.openpty()
+    try:
+        on_terminal = subprocess.run(
+            [sys.executable, "-m", "vpnsql.cli", "-e", "SELECT 1", "-o", "parquet"],
+            stdout=follower, stderr=subprocess.PIPE, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert on_terminal.returncode == 2 and "stdout is a terminal" in on_terminal.stderr
     empty = run("-e", "SELECT 1", "--outfile", "")
     assert (empty.returncode, empty.stdout) == (2, "")
     assert "--outfile needs a path" in empty.stderr
+
+
+def test_output_and_outfile_follow_one_rule(tmp_path: Path) -> None:
+    """The extension decides a file's format; --output must agree, and names the format of a
+    file whose extension says none."""
+    text = tmp_path / "s.txt"
+    as_table = run("-e", "SELECT 1 AS n", "--outfile", str(text), "-o", "table")
+    assert as_table.returncode == 0, as_table.stderr
+    assert text.read_text() == "n\n-\n1\n(1 row)\n"
+    conflict = run("-e", "SELECT 1 AS n", "--outfile", str(tmp_path / "s.csv"), "-o", "json")
+    assert conflict.returncode == 2
+    assert f"--output json conflicts with --outfile {tmp_path / 's.csv'}" in conflict.stderr
+    assert "means csv" in conflict.stderr and not (tmp_path / "s.csv").exists()
+    agreeing = run("-e", "SELECT 1 AS n", "--outfile", str(tmp_path / "s.csv"), "-o", "csv")
+    assert agreeing.returncode == 0 and (tmp_path / "s.csv").read_text() == "n\n1\n"
+    unknown = run("-e", "SELECT 1 AS n", "--outfile", str(tmp_path / "s.log"))
+    assert unknown.returncode == 2 and "give --output FORMAT" in unknown.stderr
 
 
 def test_unknown_extension_and_bad_partition_column(tmp_path: Path) -> None:
@@ -301,7 +337,7 @@ def test_outfile_takes_the_last_result(env: dict[str, str], tmp_path: Path) -> N
                  "-o", "jsonl", "--outfile", str(target), env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout == '{"a": 1}\n'
-    assert target.read_text() == '{"b": 2}\n'
+    assert json.loads(target.read_text()) == {"b": 2}
 
 
 def test_copy_statement_reads_virtual_tables(

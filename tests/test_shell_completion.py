@@ -8,11 +8,12 @@ import pytest
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
+from vpnsql.lexing import is_complete
 from vpnsql.planner import Call
 from vpnsql.registry import Registry
+from vpnsql.script import parts
 from vpnsql.shell import meta
 from vpnsql.shell.completion import ShellCompleter, ValueBook, Vocabulary, suggest
-from vpnsql.shell.lexing import is_complete
 from vpnsql_providers.aws import PROVIDER
 
 CONNS = "aws.ec2_api.client_vpn_connections"
@@ -96,8 +97,8 @@ def test_values_seen_are_offered_where_a_value_goes(vocabulary: Vocabulary) -> N
     vocabulary.values.add_calls([Call(PROVIDER.tables[0], (("region", "eu-west-1"),))])
     vocabulary.values.add("region", "us-east-1")
     where = f"SELECT * FROM {CONNS} WHERE "
-    assert texts(where + "region = '", vocabulary) == ["us-east-1'", "eu-west-1'"]
-    assert texts(where + "region = 'eu", vocabulary) == ["eu-west-1'"]
+    assert texts(where + "region = '", vocabulary)[:2] == ["us-east-1'", "eu-west-1'"]
+    assert texts(where + "region = 'eu-west-1", vocabulary) == ["eu-west-1'"]
     assert texts(where + "region IN ('us-east-1', ", vocabulary)[:2] == [
         "'us-east-1'",
         "'eu-west-1'",
@@ -164,7 +165,8 @@ def test_a_script_splits_into_statements_and_meta_commands() -> None:
     script = (
         ".output csv\nSELECT 1;\n  .timer on\nSELECT 2\n.5 AS half,\n'x';\n.read more.sql\nSELECT 3"
     )
-    assert list(meta.script_parts(script)) == [
+    found = list(parts(script))
+    assert [(p.kind, p.text) for p in found] == [
         ("meta", ".output csv"),
         ("sql", "SELECT 1;"),
         ("meta", ".timer on"),
@@ -172,10 +174,12 @@ def test_a_script_splits_into_statements_and_meta_commands() -> None:
         ("meta", ".read more.sql"),
         ("sql", "SELECT 3"),
     ]
+    # each part knows where it starts, for FILE:LINE:COL errors
+    assert all(script[p.offset :].startswith(p.text) for p in found)
     commented = (
         "-- a comment\n.output csv\nSELECT 1; -- trailing\n/* block\n.not meta */\n.timer on"
     )
-    assert list(meta.script_parts(commented)) == [
+    assert [(p.kind, p.text) for p in parts(commented)] == [
         ("sql", "-- a comment"),
         ("meta", ".output csv"),
         ("sql", "SELECT 1; -- trailing\n/* block\n.not meta */"),
@@ -198,3 +202,45 @@ def test_a_script_splits_into_statements_and_meta_commands() -> None:
 )
 def test_enter_runs_only_complete_input(text: str, complete: bool) -> None:
     assert is_complete(text) is complete
+
+
+def test_no_menu_on_an_empty_continuation_line_unless_tab(vocabulary: Vocabulary) -> None:
+    completer = ShellCompleter(vocabulary)
+    typed = CompleteEvent(text_inserted=True)
+    for text in (f"SELECT *\nFROM {CONNS}\n", "SELECT *\n   ", ""):
+        assert list(completer.get_completions(Document(text), typed)) == [], repr(text)
+    tab = CompleteEvent(completion_requested=True)
+    assert list(completer.get_completions(Document(f"SELECT *\nFROM {CONNS}\n"), tab))
+    assert list(completer.get_completions(Document(f"SELECT *\nFROM {CONNS}\nW"), typed))
+
+
+def test_accepting_a_param_then_a_quote_leaves_one_space(vocabulary: Vocabulary) -> None:
+    before = f"SELECT * FROM {CONNS} WHERE "
+    [param] = [
+        c for c in suggest(before, "", vocabulary).candidates if c.display == "ClientVpnEndpointId"
+    ]
+    assert param.kind == "param (discovered)"
+    typed = before + param.text + "'"
+    assert typed.endswith("ClientVpnEndpointId = '") and "  " not in typed
+    vocabulary.values.add("ClientVpnEndpointId", EP)
+    after_quote = suggest(typed, "", vocabulary)
+    assert (after_quote.word, after_quote.texts[:1]) == ("", [f"{EP}'"])
+
+
+def test_values_discovery_found_are_offered(vocabulary: Vocabulary) -> None:
+    """Endpoints found while fanning out (FetchStats.discovered), not only shown ones."""
+    vocabulary.values.add_discovered([("ClientVpnEndpointId", "cvpn-endpoint-00000000000000777")])
+    before = f"SELECT * FROM {CONNS} WHERE region = 'us-east-1' AND ClientVpnEndpointId = "
+    assert "'cvpn-endpoint-00000000000000777'" in texts(before, vocabulary)
+
+
+def test_known_regions_come_from_the_sdk_data_after_the_seen_ones(vocabulary: Vocabulary) -> None:
+    before = f"SELECT * FROM {CONNS} WHERE region = "
+    vocabulary.values.add("region", "eu-west-1")
+    offered = texts(before, vocabulary)
+    assert offered[0] == "'eu-west-1'"  # seen this session: first
+    assert {"'us-east-1'", "'ap-southeast-2'", "'cn-north-1'", "'us-gov-west-1'"} <= set(offered)
+    assert offered.count("'eu-west-1'") == 1
+    assert "'us-esat-1'" not in offered and "'aws-global'" not in offered
+    inside = suggest(before + "'ap-south", "", vocabulary).texts
+    assert "ap-south-1'" in inside and "ap-southeast-1'" in inside

@@ -8,13 +8,19 @@ import duckdb
 import pytest
 
 from vpnsql.fetch import FetchStats
+from vpnsql.output import display_width
 from vpnsql.registry import Registry
 from vpnsql.shell.banner import banner
 from vpnsql.shell.history import history_path
 from vpnsql.shell.meta import COMMANDS
-from vpnsql.shell.render import render, timing, widest
+from vpnsql.shell.render import render, timing
 from vpnsql.tables import Settings
 from vpnsql_providers.aws import PROVIDER
+
+
+def widest(text: str) -> int:
+    return max((display_width(line) for line in text.splitlines()), default=0)
+
 
 WIDE = "SELECT 'cvpn-connection-0123456789abcdef0' AS connectionId, 'alice.smith' AS username, "
 WIDE += "{'code': 'active', 'message': NULL} AS status, 12345678901 AS ingressBytes"
@@ -78,6 +84,22 @@ def test_banner_names_credential_sources_never_secrets(tmp_path: Path) -> None:
     assert "aws (none found)" in banner(registry, Settings(), nothing, sandbox=False)
     sandbox = {"AWS_ENDPOINT_URL": "http://127.0.0.1:5000", **env}
     assert "sandbox: on (http://127.0.0.1:5000)" in banner(registry, Settings(), sandbox, True)
+
+
+def test_banner_says_when_an_endpoint_override_is_active() -> None:
+    registry = Registry.discover()
+    plain = banner(registry, Settings(), {}, sandbox=False)
+    assert "endpoints: alibaba (the cloud's own), aws (the cloud's own)" in plain
+    overridden = {
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:5000",
+        "AWS_ENDPOINT_URL_EC2": "https://ec2.fake.example",
+        "VPNSQL_ALIBABA_ENDPOINT": "http://127.0.0.1:8500",
+    }
+    text = banner(registry, Settings(), overridden, sandbox=False)
+    assert "aws → https://ec2.fake.example (AWS_ENDPOINT_URL_EC2)" in text  # botocore's order
+    assert "alibaba → http://127.0.0.1:8500 (VPNSQL_ALIBABA_ENDPOINT)" in text
+    ignored = {**overridden, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}
+    assert "aws (the cloud's own)" in banner(registry, Settings(), ignored, sandbox=False)
 
 
 def test_history_lives_in_the_xdg_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -128,8 +128,8 @@ def test_meta_commands(drive: Drive, tmp_path: Path, capsys: pytest.CaptureFixtu
     lines = driven.out.splitlines()
     for name in meta.COMMANDS:
         assert any(line.startswith(name) for line in lines), name
-    assert any(CONNS in line and "account, region, ClientVpnEndpointId" in line for line in lines)
-    assert "name: clientVpnEndpointId" in driven.out and "required: true" in driven.out
+    assert "region (default), ClientVpnEndpointId (discovered), accountId (filter)" in (driven.out)
+    assert "name: clientVpnEndpointId" in driven.out and "param: discovered" in driven.out
     assert "42" in driven.out and "second" in driven.out
     assert driven.shell.prompt.editing_mode == EditingMode.VI
     assert "cache ttl: 5 s" in driven.out and driven.shell.cache.ttl == 5
@@ -158,10 +158,9 @@ def test_read_runs_meta_commands_and_stops_at_the_first_error(
 def test_output_switches_the_format(drive: Drive, new_endpoint: Callable[..., str]) -> None:
     endpoint_id = new_endpoint(2)
     query = f"SELECT count(*) AS n FROM {CONNS} {where(endpoint_id)};\r"
-    driven = drive(".output json\r", query, ".output csv\r", query, ".output\r")
+    driven = drive(".output json\r", query, ".mode csv\r", query, ".mode\r")
     text = driven.out.replace("\r\n", "\n")
-    assert 'output: json\n[\n {"n": 2}\n]\n' in text and "output: csv\nn\n2\n" in text
-    assert text.endswith("n\n2\noutput: csv\n")
+    assert text == '[\n {"n": 2}\n]\nn\n2\noutput: csv\n'  # set silently, as in sqlite
     assert set(meta.choices(driven.shell.session.registry)[".output"]) == set(output.FORMATS)
 
 
@@ -232,7 +231,9 @@ def test_history_holds_only_what_was_run_and_delete_asks_first(
     )
     assert path.stat().st_mode & 0o777 == 0o600
     assert driven.out.count("2 connection(s) would be terminated") == 2
-    assert "nothing was terminated" in capsys.readouterr().err
+    assert "clientIp" in driven.out and "connectionEstablishedTime" in driven.out  # whose
+    err = capsys.readouterr().err
+    assert "vpnsql: nothing was terminated" in err and "error" not in err  # N is an answer
     assert driven.out.count("terminating") == 2  # the outcome rows of the confirmed DELETE
     assert "n=0" in driven.out
     assert "secret-draft" not in driven.out
@@ -240,7 +241,10 @@ def test_history_holds_only_what_was_run_and_delete_asks_first(
 
 def test_confirm_defaults_to_no() -> None:
     preview = Preview(
-        CONNS, 12, [{"ConnectionId": "cvpn-connection-aaa"}, {"ConnectionId": "cvpn-connection-b"}]
+        CONNS,
+        12,
+        [{"username": "ann", "clientIp": "10.0.0.1"}, {"username": "bob", "clientIp": None}],
+        [{"ConnectionId": "cvpn-connection-aaa"}, {"ConnectionId": "cvpn-connection-b"}],
     )
     answers = []
     out = io.StringIO()
@@ -254,7 +258,7 @@ def test_confirm_defaults_to_no() -> None:
     assert answers == [False, False, True, True, False]
     text = out.getvalue()
     assert f"{CONNS}: 12 connection(s) would be terminated" in text
-    assert "cvpn-connection-aaa" in text and "... and 10 more" in text
+    assert "ann" in text and "10.0.0.1" in text and "... and 10 more" in text
 
 
 def test_ctrl_c_during_a_statement_returns_to_the_prompt(
@@ -300,3 +304,61 @@ def test_ctrl_r_finds_an_earlier_statement(drive: Drive) -> None:
     history.append_string("SELECT 6 * 7 AS answer;")
     driven = drive("\x12answer\r\r", history=history)
     assert "42" in driven.out
+
+
+@pytest.mark.parametrize("word", ["exit", "quit;", "\\q", ".exit", ".quit"])
+def test_the_words_other_shells_take_leave(drive: Drive, word: str) -> None:
+    driven = drive(f"{word}\r", "SELECT 'never' AS s;\r")
+    assert not driven.shell.running and "never" not in driven.out
+
+
+def test_help_mode_keys_and_schema(drive: Drive, new_endpoint: Callable[..., str]) -> None:
+    endpoint_id = new_endpoint(2)
+    driven = drive(
+        "help\r",
+        ".mode csv\r",
+        f"SELECT count(*) AS n FROM {CONNS} {where(endpoint_id)};\r",
+        ".mode vi\r",  # still the key bindings, as before .keys
+        "CREATE TABLE mine (a INTEGER);\r",
+        ".schema\r",
+    )
+    assert ".once FILE" in driven.out  # help lists the commands
+    assert driven.shell.format == "csv" and "n\n2\n" in driven.out.replace("\r\n", "\n")
+    assert driven.shell.prompt.editing_mode == EditingMode.VI
+    assert f"CREATE TABLE {CONNS} (" in driven.out and '"status" STRUCT(' in driven.out
+    assert "CREATE TABLE mine(a INTEGER);" in driven.out
+    assert drive(".keys emacs\r").shell.prompt.editing_mode == EditingMode.EMACS
+
+
+def test_once_writes_the_format_of_the_extension(
+    drive: Drive, new_endpoint: Callable[..., str], tmp_path: Path
+) -> None:
+    import duckdb
+
+    endpoint_id = new_endpoint(3)
+    query = f"SELECT connectionId, ingressBytes FROM {CONNS} {where(endpoint_id)};\r"
+    paths = {ext: tmp_path / f"out.{ext}" for ext in ("parquet", "csv", "json", "txt")}
+    keys = [key for path in paths.values() for key in (f".once {path}\r", query)]
+    driven = drive(*keys)  # the screen's format stays table throughout
+    assert driven.shell.format == "table"
+    parquet = duckdb.sql(f"SELECT count(*), min(ingressBytes) > 0 FROM '{paths['parquet']}'")
+    assert parquet.fetchall() == [(3, True)]
+    assert paths["csv"].read_text().splitlines()[0] == "connectionId,ingressBytes"
+    import json
+
+    assert len(json.loads(paths["json"].read_text())) == 3
+    assert paths["txt"].read_text().startswith("connectionId ")  # no extension: the table
+    assert f"wrote the result to {paths['parquet']} (parquet)" in driven.out
+
+
+def test_endpoints_found_while_fanning_out_are_offered(drive: Drive) -> None:
+    """A query naming no endpoint shows none of their IDs, yet discovery found them."""
+    driven = drive(f"SELECT count(*) AS n FROM {CONNS} WHERE region = 'us-east-1';\r")
+    assert driven.shell.session.last_stats.discovered
+    completer = driven.shell.prompt.completer
+    assert completer is not None
+    document = Document(
+        f"SELECT * FROM {CONNS} WHERE region = 'us-east-1' AND ClientVpnEndpointId = '"
+    )
+    offered = [c.text for c in completer.get_completions(document, CompleteEvent())]
+    assert f"{DEMO_EP}'" in offered

@@ -170,7 +170,7 @@ def test_answering_no_terminates_nothing(aws_env: Any, new_endpoint: Callable[..
     with pytest.raises(Cancelled):
         session.sql(delete(endpoint_id, "true"))
     assert seen[0].count == 2
-    assert {row["ConnectionId"] for row in seen[0].rows} == set(statuses(session, endpoint_id))
+    assert {row["ConnectionId"] for row in seen[0].targets} == set(statuses(session, endpoint_id))
     assert {code for code, _ in statuses(session, endpoint_id).values()} == {"active"}
 
 
@@ -184,7 +184,7 @@ def test_a_failed_terminate_does_not_hide_the_others(
 
     def vanish_one(preview: Preview) -> bool:
         """The cloud changes between the SELECT and the terminate calls."""
-        gone = endpoint.by_id.pop(str(preview.rows[0]["ConnectionId"]))
+        gone = endpoint.by_id.pop(str(preview.targets[0]["ConnectionId"]))
         endpoint.connections.remove(gone)
         return True
 

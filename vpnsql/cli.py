@@ -17,13 +17,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from vpnsql import __version__
-from vpnsql.runner import EXIT_ERROR, report_error, report_failed_calls, run_statement
+from vpnsql.runner import EXIT_ERROR, report_error, report_failed_calls
 
 if TYPE_CHECKING:
     import duckdb
 
+    from vpnsql.console import Console
     from vpnsql.registry import Registry
-    from vpnsql.session import Session
     from vpnsql.tables import Settings
 
 EXIT_OK, EXIT_USAGE, EXIT_PARTIAL = 0, 2, 3
@@ -48,7 +48,7 @@ examples:
                        WHERE ClientVpnEndpointId = 'cvpn-endpoint-0a1b2c3d4e5f60001'
                          AND region = 'us-east-1'"
   vpnsql -f audit.sql --output csv > audit.csv
-  vpnsql sandbox            serve the local fake clouds for other tools
+  vpnsql sandbox            serve the local fake clouds for other tools (--help: its options)
 
 exit codes: 0 ok, 1 query/API/auth error, 2 usage error, 3 partial result
 (--allow-partial), 130 interrupted
@@ -72,9 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-f", "--file", metavar="FILE", help="read statements from FILE")
     parser.add_argument(
-        "-o", "--output", choices=FORMATS, default="table", help="result format (default: table)"
+        "-o",
+        "--output",
+        choices=FORMATS,
+        help="result format (default: table; with --outfile, the file's extension's)",
     )
-    parser.add_argument("--no-header", action="store_true", help="csv/table without header row")
+    parser.add_argument(
+        "--no-header",
+        action="store_true",
+        help="csv/table/markdown without the header row (and the table's row count)",
+    )
     parser.add_argument(
         "--outfile",
         metavar="PATH",
@@ -103,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--dry-run",
         action="store_true",
-        help="turn every terminate into the API's dry run (checks permission, ends nothing)",
+        help="turn every terminate into the API's dry run (checks permission, ends nothing; "
+        "a DELETE then needs no --yes)",
     )
     parser.add_argument(
         "--max-concurrency",
@@ -145,10 +153,25 @@ def build_sandbox_parser() -> argparse.ArgumentParser:
         description="Serve the local emulated clouds (with demo data) until Ctrl-C, and print "
         "the environment other tools need to use them.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=5000, help="port (0 picks a free one)")
     parser.add_argument(
-        "--latency", type=float, default=0.0, metavar="SECONDS", help="delay added to each call"
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=5000, help="the AWS port (default: 5000; 0 picks a free one)"
+    )
+    parser.add_argument(
+        "--alibaba-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="the Alibaba Cloud port (default: 0, a free one; fix it for stable export lines)",
+    )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="delay added to each call (default: 0)",
     )
     parser.add_argument("--no-demo", action="store_true", help="start empty, without demo data")
     return parser
@@ -231,14 +254,18 @@ def _show_notices(debug: bool) -> None:
         root.addHandler(logging.StreamHandler(sys.stderr) if debug else logging.NullHandler())
 
 
-def _read_sql(args: argparse.Namespace) -> str | None:
+def _read_sources(args: argparse.Namespace) -> list[tuple[str | None, str]]:
+    """What to run: each -e as SQL (no source), then -f FILE (`-` is stdin) or piped stdin as
+    a script named for error locations. Empty when stdin is a terminal: the shell."""
     from vpnsql.errors import UsageError
 
-    parts = list(args.execute)
-    if args.file:
+    sources: list[tuple[str | None, str]] = [(None, text) for text in args.execute]
+    if args.file == "-" or (not args.file and not sources and not sys.stdin.isatty()):
+        sources.append(("<stdin>", sys.stdin.read()))
+    elif args.file:
         try:
             with open(args.file, encoding="utf-8") as handle:
-                parts.append(handle.read())
+                sources.append((args.file, handle.read()))
         except OSError as err:
             raise UsageError(f"cannot read {args.file}: {err.strerror}") from None
         except UnicodeDecodeError as err:
@@ -246,18 +273,14 @@ def _read_sql(args: argparse.Namespace) -> str | None:
                 f"cannot read {args.file}: byte {err.start} is not UTF-8",
                 hint="save the file as UTF-8",
             ) from None
-    if not parts and not sys.stdin.isatty():
-        parts.append(sys.stdin.read())
-    if not parts:
-        return None
-    return ";\n".join(parts)
+    return sources
 
 
 def _run(args: argparse.Namespace) -> int:
     _show_notices(args.debug)
-    _check_output_args(args)
-    sql = _read_sql(args)
-    if sql is None:  # nothing to run, and stdin is a terminal: the interactive shell
+    stdout_format, file_format = _check_output_args(args)
+    sources = _read_sources(args)
+    if not sources:  # nothing to run, and stdin is a terminal: the interactive shell
         from vpnsql import shell
 
         with _maybe_sandbox(args.sandbox):
@@ -265,16 +288,27 @@ def _run(args: argparse.Namespace) -> int:
             return shell.run(args, registry, settings)
     with _maybe_sandbox(args.sandbox), _without_cycle_collection():
         from vpnsql import statements
+        from vpnsql.console import Console
         from vpnsql.session import Session
 
         registry, settings = _settings(args)
         session = Session(
             registry=registry,
             settings=settings,
-            confirm=(lambda preview: True) if args.yes else statements.refuse_many,
+            # A dry run ends nothing, so it is the natural preview and needs no --yes.
+            confirm=(lambda preview: True)
+            if args.yes or settings.dry_run
+            else statements.refuse_many,
             allow_partial=args.allow_partial,
         )
-        return _print_results(session, sql, args)
+        console = Console(
+            session,
+            sys.stdout,
+            fmt=stdout_format,
+            header=not args.no_header,
+            width=_terminal_width,
+        )
+        return _run_sources(console, sources, args, file_format)
 
 
 def _settings(args: argparse.Namespace) -> tuple[Registry, Settings]:
@@ -295,65 +329,67 @@ def _settings(args: argparse.Namespace) -> tuple[Registry, Settings]:
     return registry, settings
 
 
-def _check_output_args(args: argparse.Namespace) -> None:
+def _terminal_width() -> int | None:
+    """On a terminal, wide table rows turn vertical, as in the shell; elsewhere never."""
+    import shutil
+
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+
+
+def _check_output_args(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The stdout and --outfile formats, or a UsageError naming what conflicts."""
+    from vpnsql import export
     from vpnsql.errors import UsageError
 
     if args.outfile is not None and not args.outfile.strip():
         raise UsageError("--outfile needs a path")
-    if args.output == "parquet" and not args.outfile:
-        raise UsageError(
-            "parquet is binary and goes to a file", hint="add --outfile results.parquet"
-        )
     if args.partition_by and not args.outfile:
         raise UsageError("--partition-by needs --outfile DIR")
+    stdout_format, file_format = export.output_formats(
+        args.outfile, args.output, partitioned=bool(args.partition_by)
+    )
+    if stdout_format == "parquet" and sys.stdout.isatty():
+        raise UsageError(
+            "-o parquet is binary and stdout is a terminal",
+            hint="redirect stdout to a file (> results.parquet) or add --outfile results.parquet",
+        )
+    return stdout_format, file_format
 
 
-def _print_results(session: Session, sql: str, args: argparse.Namespace) -> int:
-    """Run each statement in turn, printing results; --outfile takes the last one.
+def _run_sources(
+    console: Console,
+    sources: list[tuple[str | None, str]],
+    args: argparse.Namespace,
+    file_format: str | None,
+) -> int:
+    """Run the -e texts and the script in turn; --outfile takes the last result.
 
     Exit 1 if any terminate call failed, 3 if --allow-partial dropped failed fetches.
     """
-    from vpnsql import output
-    from vpnsql.engine import interruptible
-
-    plan = session.plan(sql)
-    last = max((i for i, s in enumerate(plan) if s.shows_result), default=-1)
-    first = True
-    failed = partial = 0
-    for index, statement in enumerate(plan):
-        relation = run_statement(session, statement)
-        failed += session.last_failed
-        partial += len(session.last_stats.failures)
-        if relation is None or not statement.shows_result:
-            continue
-        if args.outfile and index == last:
-            _export(relation, session, args)
-            continue
-        if not first and args.output == "table":
-            sys.stdout.write("\n")
-        write = functools.partial(
-            output.write, relation, args.output, sys.stdout, not args.no_header
-        )
-        interruptible(session.connection, write)
-        sys.stdout.flush()
-        first = False
-    if failed:
-        report_failed_calls(failed)
+    final = None
+    if args.outfile and file_format is not None:
+        final = functools.partial(_export, console, args, file_format)
+    console.run(sources, final)
+    if console.failed:
+        report_failed_calls(console.failed)
         return EXIT_ERROR
-    if partial:
-        print(f"vpnsql: partial result: {partial} call(s) failed", file=sys.stderr)
+    if console.partial:
+        print(f"vpnsql: partial result: {console.partial} call(s) failed", file=sys.stderr)
         return EXIT_PARTIAL
     return EXIT_OK
 
 
-def _export(relation: duckdb.DuckDBPyRelation, session: Session, args: argparse.Namespace) -> None:
+def _export(
+    console: Console,
+    args: argparse.Namespace,
+    fmt: str,
+    relation: duckdb.DuckDBPyRelation,
+) -> None:
     from vpnsql import export
 
-    explicit = None if args.output == "table" else args.output
-    fmt = export.format_for(args.outfile, explicit, partitioned=bool(args.partition_by))
     export.export(
         relation,
-        session.connection,
+        console.session.connection,
         args.outfile,
         fmt,
         header=not args.no_header,
@@ -383,59 +419,15 @@ def _maybe_sandbox(enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
-    saved = dict(os.environ)
-    for name in LEAKY_VARIABLES:  # before moto is imported: it reads them too
-        os.environ.pop(name, None)
-    running = None
-    try:
-        from vpnsql import sandbox
+    from vpnsql.isolation import sandboxed
 
-        running = sandbox.start()
-        os.environ.update(_isolated_env(running.env()))
-        os.environ["VPNSQL_CONFIG"] = str(running.config_path)  # --config still wins
+    with sandboxed() as running:
         print(
             f"vpnsql: using the sandbox (AWS at {running.endpoint_url}, "
             f"Alibaba at {running.alibaba.url})",
             file=sys.stderr,
         )
         yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        if running is not None:
-            running.stop()
-
-
-LEAKY_VARIABLES = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_REGION",
-    "AWS_SESSION_TOKEN",
-    "AWS_ENDPOINT_URL_EC2",
-    "ALIBABA_CLOUD_SECURITY_TOKEN",
-    "ALIBABA_CLOUD_PROFILE",
-    "ALIBABA_CLOUD_CREDENTIALS_URI",
-    "ALIBABA_CLOUD_ROLE_ARN",
-    "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
-    "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
-)
-"""Real-cloud settings that would override or ride along with the sandbox's own."""
-
-
-def _isolated_env(env: dict[str, str]) -> dict[str, str]:
-    """The sandbox's variables, with the real clouds' config files hidden so nothing leaks.
-
-    The aliyun CLI's config.json stays readable: the sandbox's own Alibaba accounts are
-    profiles of a file of its own, and the default chain finds the sandbox's access key in
-    the environment before it would look there (as the default region comes first from
-    ALIBABA_CLOUD_REGION_ID)."""
-    return {
-        **env,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "ALIBABA_CLOUD_CREDENTIALS_FILE": os.devnull,
-        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
-    }
 
 
 def _serve_sandbox(args: argparse.Namespace) -> int:
@@ -444,12 +436,20 @@ def _serve_sandbox(args: argparse.Namespace) -> int:
     from vpnsql import sandbox
 
     running = sandbox.start(
-        host=args.host, port=args.port, demo=not args.no_demo, latency=args.latency
+        host=args.host,
+        port=args.port,
+        demo=not args.no_demo,
+        latency=args.latency,
+        alibaba_port=args.alibaba_port,
     )
     for name, value in {**running.env(), "VPNSQL_CONFIG": str(running.config_path)}.items():
         print(f"export {name}={value}")
     sys.stdout.flush()
-    print(f"vpnsql: sandbox serving on {running.endpoint_url}; Ctrl-C stops it", file=sys.stderr)
+    print(
+        f"vpnsql: sandbox serving AWS on {running.endpoint_url} and Alibaba Cloud on "
+        f"{running.alibaba.url}; Ctrl-C stops it",
+        file=sys.stderr,
+    )
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

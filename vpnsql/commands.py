@@ -18,10 +18,16 @@ from vpnsql.errors import ParamError, ProviderError, SqlSyntaxError, UnknownTabl
 from vpnsql.registry import Registry
 from vpnsql.tables import FetchRequest, Method, Param, Settings, Table
 
-SHOW_KINDS = {"PROVIDERS": 0, "SERVICES": 1, "RESOURCES": 2, "METHODS": 3, "ACCOUNTS": 1}
-"""What SHOW lists, and how many name parts its `IN` scope has."""
-OPTIONAL_SCOPE = frozenset({"ACCOUNTS"})
-"""What SHOW lists in full without `IN`."""
+SHOW_KINDS = {
+    "PROVIDERS": 0,
+    "SERVICES": 1,
+    "RESOURCES": 2,
+    "METHODS": 3,
+    "ACCOUNTS": 1,
+    "TABLES": 0,
+}
+"""What SHOW lists, and how many name parts its optional `IN` scope has (without it,
+everything; TABLES: DuckDB's tables and the virtual ones)."""
 
 
 @dataclass(frozen=True)
@@ -35,8 +41,8 @@ class Exec:
 
 @dataclass(frozen=True)
 class Show:
-    """`SHOW PROVIDERS|SERVICES IN p|RESOURCES IN p.s|METHODS IN p.s.r|ACCOUNTS [IN p]
-    [LIKE 'pattern']`."""
+    """`SHOW PROVIDERS|TABLES|SERVICES [IN p]|RESOURCES [IN p.s]|METHODS [IN p.s.r]|ACCOUNTS
+    [IN p] [LIKE 'pattern']`; without IN, everything."""
 
     kind: str
     scope: tuple[str, ...] = ()
@@ -113,9 +119,15 @@ class _Tokens:
         if token is None:
             last = self.tokens[-1] if self.tokens else None
             where = f"line {last.line}, after column {last.col}" if last else "the start"
-            return SqlSyntaxError(f"syntax error at {where}: {message}")
+            return SqlSyntaxError(
+                f"syntax error at {where}: {message}",
+                line=last.line if last else None,
+                column=last.col if last else None,
+            )
         return SqlSyntaxError(
-            f"syntax error at line {token.line}, column {token.col}: {message}, got '{token.text}'"
+            f"syntax error at line {token.line}, column {token.col}: {message}, got '{token.text}'",
+            line=token.line,
+            column=token.col,
         )
 
 
@@ -127,6 +139,8 @@ def parse_command(text: str, registry: Registry, settings: Settings) -> Command 
         tokens.take()
         return _exec(tokens, registry, settings)
     if first == "SHOW" and tokens.word(1) in SHOW_KINDS:
+        if tokens.word(1) == "TABLES" and tokens.word(2) not in ("", "LIKE"):
+            return None  # SHOW TABLES FROM ...: DuckDB's own
         tokens.take()
         return _show(tokens, registry)
     if first in ("DESCRIBE", "DESC"):
@@ -142,9 +156,7 @@ def parse_command(text: str, registry: Registry, settings: Settings) -> Command 
 def _show(tokens: _Tokens, registry: Registry) -> Show:
     kind = tokens.take().text.upper()
     scope: tuple[str, ...] = ()
-    if SHOW_KINDS[kind] and not (kind in OPTIONAL_SCOPE and tokens.word() != "IN"):
-        if tokens.word() != "IN":
-            raise tokens.error(f"SHOW {kind} needs IN followed by a name")
+    if SHOW_KINDS[kind] and tokens.word() == "IN":
         tokens.take()
         scope = tuple(tokens.name("a name"))
         if len(scope) != SHOW_KINDS[kind]:

@@ -10,14 +10,14 @@ import sys
 from pathlib import Path
 
 from vpnsql.registry import Registry
-from vpnsql.tables import Table
+from vpnsql.tables import ROLES, Table
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "docs" / "tables"
 
 
 def page(table: Table) -> str:
     """The Markdown page of one table."""
-    required = ", ".join(p.name for p in table.required_params)
+    required = ", ".join(f"{p.name} ({p.role})" for p in table.required_params)
     lines = [
         f"# {table.name}",
         "",
@@ -29,7 +29,7 @@ def page(table: Table) -> str:
         "|:--|:--|",
         f"| Name | `{table.resource}` |",
         f"| Id | `{table.name}` |",
-        f"| Required params | `{required}` |",
+        f"| Params | `{table.params_text}` |",
         "",
         "## Columns",
         "",
@@ -40,17 +40,16 @@ def page(table: Table) -> str:
         "## Params",
         "",
         "Params are read from `column = 'literal'` or `column IN ('a', 'b')` conditions "
-        "AND-ed at the top of the WHERE clause (names are case-insensitive). A required param "
-        "with several values makes one API call per value; the others are pushed down to the "
-        "API as filters. DuckDB re-applies the whole WHERE clause, so results are exact either "
-        "way.",
+        "AND-ed at the top of the WHERE clause (names are case-insensitive). A param the API "
+        "needs makes one API call per value; filters are pushed down to the API. DuckDB "
+        "re-applies the whole WHERE clause, so results are exact either way. The role says "
+        "what you must give and what vpnsql fills in:",
         "",
-        "| Param | Required | Description |",
-        "|:------|:---------|:------------|",
-        *(
-            f"| `{p.name}` | {'yes' if p.required else 'no (pushdown)'} | {p.description} |"
-            for p in table.params
-        ),
+        *(f"- `{role}`: {meaning}" for role, meaning in ROLES.items()),
+        "",
+        "| Param | Role | Description |",
+        "|:------|:-----|:------------|",
+        *(f"| `{p.name}` | {p.role} | {p.description} |" for p in table.params),
     ]
     lines += [
         "",

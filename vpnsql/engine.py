@@ -124,6 +124,9 @@ class Engine:
     def connection(self) -> duckdb.DuckDBPyConnection:
         return self._opening.result()
 
+    def close(self) -> None:
+        self.connection.close()
+
     def relation(self, columns: tuple[Column, ...], rows: Sequence[Row]) -> duckdb.DuckDBPyRelation:
         """A result that is not a virtual table (SHOW, EXEC outcomes) as a DuckDB relation."""
         select, params = _bound(columns, rows)
@@ -155,15 +158,12 @@ class Engine:
         together (in plan order), then the big calls' tables (in plan order)."""
         names = [call.tables[table] for call in staged if table in call.tables]
         held = [row for call in staged for row in call.held.get(table, ())]
-        if held:
+        if held or not names:  # no rows at all: an empty table, which plans as a table does
             batch = self.table_for(table)
-            self.insert(batch, table, held)
+            if held:
+                self.insert(batch, table, held)
             names.insert(0, batch)
-        if names:
-            body = " UNION ALL ".join(f"SELECT * FROM {name}" for name in names)
-        else:
-            casts = ", ".join(f"NULL::{c.type} AS {quote(c.name)}" for c in table.columns)
-            body = f"SELECT {casts} WHERE false"
+        body = " UNION ALL ".join(f"SELECT * FROM {name}" for name in names)
         with self.lock:
             self._catalog(table.provider)
             schema = f"{quote(table.provider)}.{quote(table.service)}"
@@ -245,6 +245,29 @@ class Engine:
             return interruptible(self.connection, run)
         except duckdb.Error as err:
             raise QueryError(str(err)) from None
+
+    def plan(self, text: str) -> list[dict[str, object]]:
+        """DuckDB's EXPLAIN of a statement whose tables are loaded empty (nothing fetched): the
+        optimizers that see an empty table are off, so the plan is the one rows would get."""
+        [(previous,)] = self.connection.sql(
+            "SELECT current_setting('disabled_optimizers')"
+        ).fetchall()
+        self.connection.execute(
+            "SET disabled_optimizers = 'empty_result_pullup,statistics_propagation'"
+        )
+        try:
+            return self.rows(f"EXPLAIN {text}")
+        finally:
+            self.connection.execute(f"SET disabled_optimizers = '{previous}'")
+
+    def own_tables(self) -> list[dict[str, object]]:
+        """The tables and views DuckDB's SHOW TABLES lists (the current schema), with their
+        type: what the user made, beside the virtual tables."""
+        return self.rows(
+            "SELECT table_name AS name, CASE table_type WHEN 'VIEW' THEN 'view' ELSE 'table' END"
+            " AS type FROM information_schema.tables WHERE table_catalog = current_database()"
+            " AND table_schema = current_schema() ORDER BY name"
+        )
 
     def rows(self, query: str) -> list[dict[str, object]]:
         """All rows of a SELECT vpnsql made itself (a DELETE's targets, a subquery's values)."""

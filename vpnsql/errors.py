@@ -25,7 +25,20 @@ class UsageError(VpnsqlError):
 
 
 class SqlSyntaxError(VpnsqlError):
-    """The statement does not parse; the message carries line and column."""
+    """The statement does not parse; the message carries line and column, and so do `line`
+    and `column` (1-based, within the statement) when known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.line = line
+        self.column = column
 
 
 class UnknownTableError(VpnsqlError):
@@ -92,3 +105,7 @@ class ConfirmationRequired(VpnsqlError):
 
 class Cancelled(VpnsqlError):
     """The user answered no: nothing was done."""
+
+
+class SandboxError(VpnsqlError):
+    """The sandbox could not start (its port is in use, ...)."""

@@ -1,9 +1,12 @@
 """Write a result to a file or a partitioned directory, atomically.
 
-Parquet and CSV are written by DuckDB itself (typed, fast, never through Python rows); the
-text formats go through `vpnsql.output`. Everything is written beside the target under a
-temporary name and renamed into place only when complete, so a failure or Ctrl-C leaves no
-partial file and an existing target untouched.
+Parquet, CSV, JSON and JSON lines are written by DuckDB itself (typed, fast, never through
+Python rows), with timestamps and the values JSON cannot say (NaN, intervals, bytes) written
+as the console writes them; table and markdown go through `vpnsql.output`. Everything is
+written beside the target under a temporary name and renamed into place only when complete,
+so a failure or Ctrl-C leaves no partial file and an existing target untouched.
+
+A file's format follows its extension (`format_for`), wherever a file is written.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 
@@ -39,21 +44,39 @@ class ExportError(VpnsqlError):
     """The file could not be written; nothing was left behind."""
 
 
-def format_for(path: str, explicit: str | None, *, partitioned: bool = False) -> str:
-    """The format to write `path` in: `explicit`, else the extension; a partitioned directory
-    without one is parquet."""
-    if explicit is not None:
-        return explicit
+def format_for(path: str, default: str | None = None, *, partitioned: bool = False) -> str:
+    """The format `path` is written in: its extension's, else `default`; a partitioned
+    directory without either is parquet."""
     suffix = Path(path).suffix.lower()
-    if partitioned and suffix not in EXTENSIONS:
+    if suffix in EXTENSIONS:
+        return EXTENSIONS[suffix]
+    if default is not None:
+        return default
+    if partitioned:
         return "parquet"
-    if suffix not in EXTENSIONS:
-        known = ", ".join(EXTENSIONS)
+    raise UsageError(
+        f"cannot tell the format of {path} from its extension",
+        hint=f"name it with one of {', '.join(EXTENSIONS)}, or give --output FORMAT",
+    )
+
+
+def output_formats(
+    outfile: str | None, given: str | None, *, partitioned: bool = False
+) -> tuple[str, str | None]:
+    """The command line's formats: for stdout, and for --outfile (None without one).
+
+    One rule: the file's extension decides its format, and --output, when given, must agree
+    with it; a file without a known extension takes --output's format.
+    """
+    if outfile is None:
+        return given or "table", None
+    fmt = format_for(outfile, given, partitioned=partitioned)
+    if given is not None and given != fmt:
         raise UsageError(
-            f"cannot tell the format of {path} from its extension",
-            hint=f"use one of {known}, or --output FORMAT",
+            f"--output {given} conflicts with --outfile {outfile}, whose extension means {fmt}",
+            hint=f"drop --output (the file is {fmt}), or name the file for {given}",
         )
-    return EXTENSIONS[suffix]
+    return given or "table", fmt
 
 
 def export(
@@ -85,10 +108,12 @@ def export(
             elif fmt == "csv":
                 interruptible(
                     connection,
-                    lambda: _json_nested(relation).to_csv(
+                    lambda: _as_console(relation, fmt).to_csv(
                         str(temporary), header=header, partition_by=partitions
                     ),
                 )
+            elif fmt in ("json", "jsonl"):
+                interruptible(connection, lambda: _json_file(relation, connection, temporary, fmt))
             else:
                 with open(temporary, "w", encoding="utf-8", newline="") as out:
                     interruptible(
@@ -110,15 +135,70 @@ def _check_partitions(relation: duckdb.DuckDBPyRelation, fmt: str, columns: Sequ
         )
 
 
-def _json_nested(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
-    """STRUCT/LIST/MAP columns as JSON text, since CSV has no nesting."""
+def _as_console(relation: duckdb.DuckDBPyRelation, fmt: str) -> duckdb.DuckDBPyRelation:
+    """The result with each column as the console writes it in `fmt` (csv, json or jsonl), for
+    DuckDB's writers: a timestamp column at one precision (ISO-8601 `...Z` in JSON); in CSV
+    nested values as JSON text; in JSON NaN and infinities as null, intervals as seconds and
+    bytes as hex (JSON has no words for them)."""
+    times = output.time_digits(relation)
     parts = []
-    for name, kind in zip(relation.columns, relation.types, strict=True):
-        quoted = quote(name)
-        text = str(kind)
-        nested = text.startswith(NESTED) or text.endswith("]")
-        parts.append(f"to_json({quoted})::VARCHAR AS {quoted}" if nested else quoted)
+    for index, (name, kind) in enumerate(zip(relation.columns, relation.types, strict=True)):
+        quoted, text = quote(name), str(kind)
+        value = quoted
+        if index in times:
+            value = f"strftime({quoted}::TIMESTAMP, {_time_format(times[index], fmt)!r})"
+        elif fmt == "csv" and (text.startswith(NESTED) or text.endswith("]")):
+            value = f"to_json({quoted})::VARCHAR"
+        elif fmt != "csv" and text in ("DOUBLE", "FLOAT"):
+            value = f"CASE WHEN isfinite({quoted}) THEN {quoted} END"
+        elif fmt != "csv" and text == "INTERVAL":
+            value = f"epoch({quoted})"
+        elif fmt != "csv" and text == "BLOB":
+            value = f"lower(hex({quoted}))"
+        parts.append(value if value == quoted else f"{value} AS {quoted}")
     return relation.project(", ".join(parts))
+
+
+def _time_format(digits: int, fmt: str) -> str:
+    fraction = {0: "", 3: ".%g", 6: ".%f"}[digits]
+    if fmt == "csv":
+        return f"%Y-%m-%d %H:%M:%S{fraction}"
+    return f"%Y-%m-%dT%H:%M:%S{fraction}Z"
+
+
+def _json_file(
+    relation: duckdb.DuckDBPyRelation,
+    connection: duckdb.DuckDBPyConnection,
+    path: Path,
+    fmt: str,
+) -> None:
+    """DuckDB's JSON writer: an array for json, one object per line for jsonl."""
+    name = f"__vpnsql_export_{uuid.uuid4().hex[:8]}"
+    connection.register(name, _as_console(relation, fmt))
+    array = ", ARRAY true" if fmt == "json" else ""
+    target = str(path).replace("'", "''")
+    try:
+        connection.execute(f"COPY {quote(name)} TO '{target}' (FORMAT json{array})")
+    finally:
+        connection.unregister(name)
+
+
+def to_stream(
+    relation: duckdb.DuckDBPyRelation,
+    connection: duckdb.DuckDBPyConnection,
+    fmt: str,
+    stream: BinaryIO,
+    *,
+    header: bool = True,
+) -> None:
+    """Write the whole result to a binary stream (stdout redirected to a file, a pipe), as
+    the file `export` writes: DuckDB's writers need a path, so through a temporary one."""
+    with tempfile.TemporaryDirectory(prefix="vpnsql-") as directory:
+        path = Path(directory) / f"result.{fmt}"
+        export(relation, connection, str(path), fmt, header=header)
+        with path.open("rb") as written:
+            shutil.copyfileobj(written, stream)
+    stream.flush()
 
 
 def _reason(err: Exception) -> str:

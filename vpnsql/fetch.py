@@ -103,6 +103,9 @@ class FetchStats:
     seconds: float = 0.0
     failures: list[Failure] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    discovered: list[tuple[str, str]] = field(default_factory=list)
+    """(param, value) for every value the fetch filled in (resolved, discovered or cached):
+    the shell offers them in completion."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add_page(self, rows: int) -> None:
@@ -118,6 +121,10 @@ class FetchStats:
         with self._lock:
             if notice not in self.notices:
                 self.notices.append(notice)
+
+    def add_discovered(self, param: str, values: list[str]) -> None:
+        with self._lock:
+            self.discovered.extend((param, value) for value in values)
 
     def finish_call(self) -> None:
         with self._lock:
@@ -400,6 +407,7 @@ class _Run:
             self.expand(call, order, discovery.param, discovery.values or [])
 
     def expand(self, call: Call, order: tuple[int, ...], param: Param, values: list[str]) -> None:
+        self.stats.add_discovered(param.name, values)
         for index, value in enumerate(values):
             self.advance(_with_value(call, param, value), (*order, index))
 

@@ -3,8 +3,12 @@
 Rows are read from DuckDB a batch at a time, so the machine formats stream instead of holding
 the whole result as Python objects. Values keep their types: JSON numbers stay numbers,
 timestamps are ISO-8601 UTC, STRUCTs are objects, NULL is null (and so are NaN and infinities,
-which JSON has no words for). CSV matches what DuckDB's own
-writer produces for files (timestamps `YYYY-MM-DD HH:MM:SS`, nested values as JSON text).
+which JSON has no words for). CSV matches what vpnsql's CSV files hold (timestamps
+`YYYY-MM-DD HH:MM:SS`, nested values as JSON text).
+
+One column, one precision: a timestamp column shows every value to the finest precision any
+of its values needs (seconds, milliseconds or microseconds), so AWS's whole seconds and
+Alibaba's milliseconds line up in one column of the cross-cloud view (TIME_DIGITS).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import unicodedata
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -20,8 +25,15 @@ from uuid import UUID
 
 import duckdb
 
+from vpnsql.engine import quote
+
 FORMATS = ("table", "json", "jsonl", "csv", "markdown")
 BATCH_ROWS = 10_000
+TIMESPECS = {0: "seconds", 3: "milliseconds", 6: "microseconds"}
+"""Digits of a second a timestamp column shows, as `datetime.isoformat`'s timespec."""
+
+Times = dict[int, int]
+"""Column index -> digits of a second its timestamps show (see `time_digits`)."""
 
 
 def write(
@@ -30,14 +42,62 @@ def write(
     out: IO[str],
     header: bool = True,
     row_count: bool = True,
+    width: int | None = None,
 ) -> None:
-    """Write the whole result to `out` in `fmt` (one of FORMATS); `row_count` adds the table
-    format's "(N rows)" line, which a caller showing only part of a result leaves out."""
+    """Write the whole result to `out` in `fmt` (one of FORMATS).
+
+    `header` False leaves out the column names (csv, table, markdown) and the table's
+    "(N rows)" footer; `row_count` False leaves out only the footer, for a caller showing part
+    of a result. With `width` (a terminal's), a table whose rows are wider turns vertical.
+    """
     if fmt == "table":
-        _table(relation, out, header, row_count)
+        _table(relation, out, header, row_count and header, width)
         return
     writers = {"json": _json, "jsonl": _jsonl, "csv": _csv, "markdown": _markdown}
     writers[fmt](relation, out, header)
+
+
+def plan_text(relation: duckdb.DuckDBPyRelation) -> str:
+    """EXPLAIN's (key, value) rows as a person reads a plan: each value's lines as they are,
+    under its key (control characters still escaped)."""
+    return "\n".join(
+        f"{display_text(key)}:\n{display_text(value, newlines=True).rstrip()}\n"
+        for key, value in relation.fetchall()
+    )
+
+
+def is_time(type_name: str) -> bool:
+    return type_name.startswith("TIMESTAMP")
+
+
+def time_digits(relation: duckdb.DuckDBPyRelation) -> Times:
+    """Per timestamp column, the digits of a second its finest value needs (0, 3 or 6),
+    counted by DuckDB in one pass (nothing when the result has no timestamps)."""
+    indexes = [i for i, t in enumerate(relation.types) if is_time(str(t))]
+    if not indexes:
+        return {}
+    parts = []
+    for index in indexes:
+        micros = f"epoch_us({quote(relation.columns[index])}::TIMESTAMP)"
+        parts.append(
+            f"coalesce(max(CASE WHEN {micros} % 1000000 = 0 THEN 0 "
+            f"WHEN {micros} % 1000 = 0 THEN 3 WHEN {micros} IS NOT NULL THEN 6 END), 0)"
+        )
+    (digits,) = relation.aggregate(", ".join(parts)).fetchall()
+    return dict(zip(indexes, digits, strict=True))
+
+
+def _digits_of(values: Iterator[Any]) -> int:
+    finest = 0
+    for value in values:
+        if isinstance(value, datetime) and value.microsecond:
+            finest = max(finest, 3 if value.microsecond % 1000 == 0 else 6)
+    return finest
+
+
+def timestamp_text(value: datetime, digits: int, sep: str = " ") -> str:
+    """A naive-UTC (or aware) timestamp with exactly `digits` digits of a second."""
+    return value.isoformat(sep=sep, timespec=TIMESPECS[digits])
 
 
 def _rows(relation: duckdb.DuckDBPyRelation) -> Iterator[tuple[Any, ...]]:
@@ -45,12 +105,13 @@ def _rows(relation: duckdb.DuckDBPyRelation) -> Iterator[tuple[Any, ...]]:
     return relation.iter_rows(BATCH_ROWS)
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-able stand-in for the leaf values json cannot encode itself."""
+def _plain(value: Any, digits: int | None = None) -> Any:
+    """A JSON-able stand-in for the leaf values json cannot encode itself; a timestamp with
+    `digits` digits of a second (as few as it needs when its column's are not known)."""
     if isinstance(value, datetime):
+        text = value.isoformat() if digits is None else timestamp_text(value, digits, "T")
         if value.tzinfo is None:  # vpnsql's times are naive UTC
-            return value.isoformat() + "Z"
-        text = value.isoformat()
+            return text + "Z"
         return text[:-6] + "Z" if text.endswith("+00:00") else text
     if isinstance(value, date | time):
         return value.isoformat()
@@ -85,8 +146,13 @@ def _finite(value: Any) -> Any:
 
 def _records(relation: duckdb.DuckDBPyRelation) -> Iterator[str]:
     names = relation.columns
+    times = time_digits(relation)
     for row in _rows(relation):
-        yield _dumps(dict(zip(names, row, strict=True)))
+        values = list(row)
+        for index, digits in times.items():
+            if values[index] is not None:
+                values[index] = _plain(values[index], digits)
+        yield _dumps(dict(zip(names, values, strict=True)))
 
 
 def _json(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> None:
@@ -106,36 +172,42 @@ def _csv(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> None:
     writer = csv.writer(out, lineterminator="\n")
     if header:
         writer.writerow(relation.columns)
-    writer.writerows([_csv_cell(v) for v in row] for row in _rows(relation))
+    times = time_digits(relation)
+    count = len(relation.columns)
+    digits = [times.get(i) for i in range(count)]
+    writer.writerows(
+        [_csv_cell(v, d) for v, d in zip(row, digits, strict=True)] for row in _rows(relation)
+    )
 
 
-def _csv_cell(value: Any) -> Any:
+def _csv_cell(value: Any, digits: int | None = None) -> Any:
     """As a table shows it, but NULL is an empty field and other leaf types are written as in
-    JSON: the same text DuckDB's CSV writer produces for files."""
+    JSON: the same text vpnsql's CSV files hold."""
     if value is None:
         return None
     if isinstance(value, date | time | Decimal | timedelta | bytes | UUID) and not isinstance(
         value, datetime
     ):
         return _plain(value)
-    return cell_text(value)
+    return cell_text(value, digits)
 
 
 _CONTROLS = {code: f"\\x{code:02x}" for code in [*range(0x20), *range(0x7F, 0xA0)]}
 _CONTROLS.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
 
 
-def display_text(value: Any, newlines: bool = False) -> str:
+def display_text(value: Any, newlines: bool = False, digits: int | None = None) -> str:
     """A cell for a terminal: control characters as visible escapes (`\\x1b`, `\\n`), since
     user names and certificate names come from outside and must not steer the terminal."""
-    text = cell_text(value)
+    text = cell_text(value, digits)
     if not newlines:
         return text.translate(_CONTROLS)
     return "\n".join(line.translate(_CONTROLS) for line in text.split("\n"))
 
 
-def cell_text(value: Any) -> str:
-    """One value as people read it in a table: NULL, true/false, JSON for nested values."""
+def cell_text(value: Any, digits: int | None = None) -> str:
+    """One value as people read it in a table: NULL, true/false, JSON for nested values, a
+    timestamp with its column's `digits` of a second."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -143,37 +215,79 @@ def cell_text(value: Any) -> str:
     if isinstance(value, dict | list):
         return _dumps(value, separators=(",", ":"))
     if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
+        return value.isoformat(sep=" ") if digits is None else timestamp_text(value, digits)
     return str(value)
 
 
-def _table(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool, row_count: bool) -> None:
-    """An aligned grid sized to its content; numbers right-aligned; a row count below."""
+def _table(
+    relation: duckdb.DuckDBPyRelation,
+    out: IO[str],
+    header: bool,
+    row_count: bool,
+    width: int | None = None,
+) -> None:
+    """An aligned grid sized to its content; numbers right-aligned; a row count below. Wider
+    than `width`, one `column: value` line per column instead."""
     names = relation.columns
     numeric = [_is_numeric(str(t)) for t in relation.types]
-    rows = [[display_text(v) for v in row] for row in _rows(relation)]
-    widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
+    values = list(_rows(relation))
+    rows = _display_rows(relation, values)
+    widths = [
+        max([len(n) if header else 0, *(len(r[i]) for r in rows)]) for i, n in enumerate(names)
+    ]
 
     def line(cells: list[str]) -> str:
         parts = zip(cells, widths, numeric, strict=True)
         return " | ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in parts).rstrip()
 
+    lines = [line(row) for row in rows]
     if header:
-        out.write(line(list(names)) + "\n")
-        out.write(line(["-" * w for w in widths]).replace(" | ", "-+-") + "\n")
-    for row in rows:
-        out.write(line(row) + "\n")
+        lines[:0] = [line(list(names)), line(["-" * w for w in widths]).replace(" | ", "-+-")]
+    if width is not None and rows and max(display_width(text) for text in lines) > width:
+        _vertical(names, rows, width, out)
+    else:
+        out.writelines(text + "\n" for text in lines)
     if row_count:
         out.write(f"({len(rows)} row{'' if len(rows) == 1 else 's'})\n")
 
 
+def _display_rows(
+    relation: duckdb.DuckDBPyRelation, values: list[tuple[Any, ...]], newlines: bool = False
+) -> list[list[str]]:
+    """Every value as a terminal shows it, each timestamp column at one precision."""
+    digits = [
+        _digits_of(row[i] for row in values) if is_time(str(kind)) else None
+        for i, kind in enumerate(relation.types)
+    ]
+    return [
+        [display_text(v, newlines, d) for v, d in zip(row, digits, strict=True)] for row in values
+    ]
+
+
+def _vertical(names: list[str], rows: list[list[str]], width: int, out: IO[str]) -> None:
+    """One `column: value` line per column and a rule per record, for rows too wide to fit."""
+    pad = max((len(name) for name in names), default=0)
+    for number, row in enumerate(rows, 1):
+        out.write(f" {number}. row ".center(min(width, 62), "*") + "\n")
+        out.writelines(
+            f"{name.rjust(pad)}: {value}\n" for name, value in zip(names, row, strict=True)
+        )
+
+
+def display_width(text: str) -> int:
+    """Columns a line takes on a terminal: East Asian wide characters count twice."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
 def _markdown(relation: duckdb.DuckDBPyRelation, out: IO[str], header: bool) -> None:
-    """A GitHub-flavoured Markdown table; `|` and newlines inside cells are escaped."""
+    """A GitHub-flavoured Markdown table; `|` and newlines inside cells are escaped. Without
+    `header`, the rows alone (for pasting under a header of one's own)."""
     numeric = [_is_numeric(str(t)) for t in relation.types]
-    out.write(_markdown_row(relation.columns))
-    out.write(_markdown_row(["---:" if n else ":---" for n in numeric]))
-    for row in _rows(relation):
-        out.write(_markdown_row([display_text(v, newlines=True) for v in row]))
+    if header:
+        out.write(_markdown_row(relation.columns))
+        out.write(_markdown_row(["---:" if n else ":---" for n in numeric]))
+    for cells in _display_rows(relation, list(_rows(relation)), newlines=True):
+        out.write(_markdown_row(cells))
 
 
 def _markdown_row(cells: list[str]) -> str:

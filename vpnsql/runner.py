@@ -18,8 +18,11 @@ if TYPE_CHECKING:
 
 def report_error(err: Exception) -> int:
     """Print an error as one clear message (and a hint); return its exit code."""
-    from vpnsql.errors import VpnsqlError
+    from vpnsql.errors import Cancelled, VpnsqlError
 
+    if isinstance(err, Cancelled):  # the user said no: an answer, not an error
+        print(f"vpnsql: {err.message}", file=sys.stderr)
+        return err.exit_code
     if isinstance(err, VpnsqlError):
         print(f"vpnsql: error: {err.message}", file=sys.stderr)
         if err.hint:

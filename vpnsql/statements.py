@@ -15,32 +15,57 @@ from dataclasses import dataclass
 from vpnsql.commands import Describe, Exec, Show
 from vpnsql.errors import Cancelled, ConfirmationRequired, ProviderError
 from vpnsql.registry import Registry
-from vpnsql.tables import Column, Method, MethodCall, Row, Settings, Table
+from vpnsql.tables import ROLES, Column, Method, MethodCall, Row, Settings, Table
 
 PREVIEW_ROWS = 10
 
 
 @dataclass(frozen=True)
 class Preview:
-    """What a DELETE would terminate: shown to whoever confirms it."""
+    """What a DELETE would terminate, shown to whoever confirms it: how many, and for the
+    first PREVIEW_ROWS the selected row's columns that say whose session ends (`rows`, see
+    `Method.preview`) and the method arguments each would be called with (`targets`)."""
 
     table: str
     count: int
     rows: list[Row]
+    targets: list[Row]
 
 
 Confirm = Callable[[Preview], bool]
 
 
 def refuse_many(preview: Preview) -> bool:
-    """The non-interactive rule: one target runs as written, more need an explicit yes."""
+    """The non-interactive rule: one target runs as written, more need an explicit yes. The
+    refusal lists whose sessions would have ended."""
     if preview.count <= 1:
         return True
+    more = preview.count - len(preview.rows)
     raise ConfirmationRequired(
         f"this DELETE would terminate {preview.count} connections of {preview.table}; "
-        "nothing was terminated",
-        hint="check with the same WHERE in a SELECT, then re-run with --yes",
+        "nothing was terminated:\n"
+        + preview_text(preview.rows)
+        + (f"\n  ... and {more} more" if more > 0 else ""),
+        hint="check with the same WHERE in a SELECT, then re-run with --yes (or --dry-run)",
     )
+
+
+def preview_text(rows: Sequence[Row]) -> str:
+    """Rows as an indented plain-text table (the refusal is one message, not a result)."""
+    if not rows:
+        return ""
+    names = list(rows[0])
+    cells = [names, *([_plain(row.get(name)) for name in names] for row in rows)]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(names))]
+    return "\n".join(
+        "  " + "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+        for line in cells
+    )
+
+
+def _plain(value: object) -> str:
+    text = "NULL" if value is None else str(value)
+    return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
 
 
 @dataclass(frozen=True)
@@ -56,9 +81,25 @@ def _text(name: str, description: str) -> Column:
     return Column(name, "VARCHAR", description)
 
 
-def show(command: Show, registry: Registry) -> tuple[tuple[Column, ...], list[Row]]:
-    """SHOW PROVIDERS / SERVICES / RESOURCES / METHODS, filtered by LIKE (case-insensitive)."""
-    if command.kind == "PROVIDERS":
+TABLES_COLUMNS = (
+    Column("name", "VARCHAR", "Table name, as a statement writes it."),
+    Column("type", "VARCHAR", "virtual table (fetched from a cloud API), table or view."),
+    Column("description", "VARCHAR", "What a row is."),
+)
+
+
+def show(
+    command: Show, registry: Registry, own_tables: Sequence[Row] = ()
+) -> tuple[tuple[Column, ...], list[Row]]:
+    """SHOW PROVIDERS / TABLES / SERVICES / RESOURCES / METHODS, filtered by LIKE
+    (case-insensitive). TABLES lists the virtual tables and `own_tables`, DuckDB's own
+    (rows of name and type) that SHOW TABLES would list."""
+    if command.kind == "TABLES":
+        columns = TABLES_COLUMNS
+        virtual = [{"name": t.name, "type": "virtual table", "description": t.description}
+                   for t in registry.tables]  # fmt: skip
+        rows = virtual + [{**row, "description": None} for row in own_tables]
+    elif command.kind == "PROVIDERS":
         columns = (_text("name", "Provider."), _text("description", "What it covers."))
         rows = [{"name": p.name, "description": p.description} for p in registry.providers.values()]
     elif command.kind == "SERVICES":
@@ -100,7 +141,7 @@ def _within(registry: Registry, scope: tuple[str, ...]) -> list[Table]:
 
 
 def _methods(table: Table) -> list[Row]:
-    required = ", ".join(p.name for p in table.required_params)
+    required = ", ".join(f"{p.name} ({p.role})" for p in table.required_params)
     rows = [
         {
             "MethodName": f"{table.resource}_Describe",
@@ -114,12 +155,21 @@ def _methods(table: Table) -> list[Row]:
             rows.append(
                 {
                     "MethodName": method.name,
-                    "RequiredParams": method.needs if verb == "EXEC" else required,
+                    "RequiredParams": _exec_needs(table, method) if verb == "EXEC" else required,
                     "SQLVerb": verb,
                     "description": method.description,
                 }
             )
     return rows
+
+
+def _exec_needs(table: Table, method: Method) -> str:
+    """EXEC's arguments, a defaulted one (@region) marked so."""
+    needs = [
+        f"{name} (default)" if (p := table.param(name)) and p.resolve else name
+        for name in method.required
+    ]
+    return ", ".join([*needs, *([" | ".join(method.one_of)] if method.one_of else [])])
 
 
 def like(pattern: str) -> re.Pattern[str]:
@@ -141,13 +191,15 @@ def describe(command: Describe) -> tuple[tuple[Column, ...], list[Row]]:
     ]
     if command.extended:
         columns += (
-            Column("required", "BOOLEAN", "A WHERE param the API needs."),
-            Column("pushdown", "BOOLEAN", "An = / IN on it is sent to the API as a filter."),
+            _text("param", "As a WHERE param: required, default, discovered or filter."),
+            _text("if_absent", "What happens when the WHERE clause does not give it."),
         )
         for row in rows:
             param = table.param(row["name"])
-            row["required"] = bool(param and param.required)
-            row["pushdown"] = bool(param and not param.required)
+            # an alias (Alibaba's RegionId) is the same param: shown once, on its own name
+            own = param is not None and param.name.lower() == row["name"].lower()
+            row["param"] = param.role if param and own else None
+            row["if_absent"] = ROLES[param.role] if param and own else None
     return columns, rows
 
 
@@ -180,7 +232,13 @@ def run_delete(
     completed from the selected row where the API leaves a column empty (who was connected)."""
     if not targets:
         return Outcome(method.columns, [])
-    preview = Preview(table.name, len(targets), [dict(a) for a, _ in targets[:PREVIEW_ROWS]])
+    shown = targets[:PREVIEW_ROWS]
+    preview = Preview(
+        table.name,
+        len(targets),
+        [{name: selected.get(name) for name in method.preview} for _, selected in shown],
+        [dict(args) for args, _ in shown],
+    )
     if not confirm(preview):
         raise Cancelled("nothing was terminated")
 
@@ -190,7 +248,7 @@ def run_delete(
             rows, failed = method.function(MethodCall(args, settings)), False
         except ProviderError as err:
             rows, failed = [_failure_row(method, args, err)], True
-        return [_completed(row, selected) for row in rows], failed
+        return [_completed(method, row, selected) for row in rows], failed
 
     workers = max(1, min(settings.max_concurrency, len(targets)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -199,12 +257,18 @@ def run_delete(
     return Outcome(method.columns, rows, sum(failed for _, failed in results))
 
 
-def _completed(row: Row, selected: Row) -> Row:
-    """`message` stays the method's own: NULL means the call worked."""
-    return {
-        name: selected.get(name) if value is None and name != "message" else value
-        for name, value in row.items()
-    }
+def _completed(method: Method, row: Row, selected: Row) -> Row:
+    """Every result column, where the API left it empty taken from the selected row: by
+    name, and as `Method.from_row` says (a dry run's statuses). `message` stays the method's
+    own: NULL means the call worked."""
+    known = {**selected, **(method.from_row(selected) if method.from_row else {})}
+    completed: Row = {}
+    for column in method.columns:
+        value = row.get(column.name)
+        if value is None and column.name != "message":
+            value = known.get(column.name)
+        completed[column.name] = value
+    return completed
 
 
 def _failure_row(method: Method, args: Mapping[str, object], err: ProviderError) -> Row:

@@ -63,6 +63,16 @@ class Column:
     description: str
 
 
+ROLES = {
+    "required": "you give it in WHERE",
+    "default": "optional: without it, vpnsql uses the configured ones (the estate's accounts, "
+    "the default region)",
+    "discovered": "optional: without it, vpnsql lists every value first and asks each",
+    "filter": "optional: narrows what vpnsql asks (pushed down to the API where it can be)",
+}
+"""What a param's role means to a user: what they must give vs what vpnsql fills in."""
+
+
 @dataclass(frozen=True)
 class Param:
     """A value the API needs or can filter on, taken from `column = literal` in WHERE.
@@ -93,6 +103,21 @@ class Param:
     known: Callable[[], Collection[str]] | None = None
     """Every value the cloud has, from the SDK's own data (AWS regions): a literal outside it
     is an error before any call."""
+    fills: str | None = None
+    """The role when `resolve` and `discover` do not say it (a cross-cloud view's params, which
+    each cloud's branch fills in): one of ROLES."""
+
+    @property
+    def role(self) -> str:
+        """What happens when the WHERE clause does not give it, in the one vocabulary every
+        surface uses (.tables, DESCRIBE EXTENDED, SHOW METHODS, the docs, errors): see ROLES."""
+        if self.fills is not None:
+            return self.fills
+        if not self.required:
+            return "filter"
+        if self.resolve is not None:
+            return "default"
+        return "discovered" if self.discover is not None else "required"
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -173,6 +198,10 @@ class Method:
     when the row is not a target (a connection that is no longer active). `function` returns
     result rows with the declared `columns`; one of them is `message`, where the engine reports
     a failed call and providers report a dry run (DRY_RUN_OK).
+
+    For a DELETE, `preview` names the selected row's columns that say whose session ends
+    (shown before anyone confirms), and `from_row(selected)` gives result values the selected
+    row knows, used where the API's answer leaves a column empty (a dry run's statuses).
     """
 
     name: str
@@ -184,6 +213,8 @@ class Method:
     one_of: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
     delete: Callable[[Row], Mapping[str, object] | None] | None = None
+    preview: tuple[str, ...] = ()
+    from_row: Callable[[Row], Row] | None = None
 
     def __post_init__(self) -> None:
         if "message" not in {c.name for c in self.columns}:
@@ -246,6 +277,12 @@ class Table:
     def required_params(self) -> tuple[Param, ...]:
         return tuple(p for p in self.params if p.required)
 
+    @property
+    def params_text(self) -> str:
+        """Its params with their roles, e.g. `ClientVpnEndpointId (discovered), region
+        (default), username (filter)`."""
+        return ", ".join(f"{p.name} ({p.role})" for p in self.params)
+
     def method(self, name: str) -> Method | None:
         lowered = name.lower()
         return next((m for m in self.methods if m.name.lower() == lowered), None)
@@ -280,12 +317,15 @@ class Provider:
     settings)` proves one account's credentials with one cheap call, returning its ID: both
     for SHOW ACCOUNTS. `prepare()` warms up what its first call would otherwise wait for (an
     SDK import); the fetcher runs it in the background as soon as a plan calls the provider.
+    `endpoint(environ)` names the endpoint an environment variable sends its calls to instead
+    of the cloud's own (e.g. "http://127.0.0.1:5000 (AWS_ENDPOINT_URL)"), or None.
     """
 
     name: str
     description: str
     tables: tuple[Table, ...]
     credentials: Callable[[Mapping[str, str], Settings], str | None] | None = None
+    endpoint: Callable[[Mapping[str, str]], str | None] | None = None
     view_branches: tuple[ViewBranch, ...] = ()
     config: tuple[Key, ...] = ()
     accounts: Callable[[Settings], Sequence[Account]] | None = None

@@ -41,13 +41,19 @@ CLIENT_CONNECTIONS = Table(
         Column("bytesToClient", "BIGINT", "Bytes the VPN sent to the client."),
     ),
     params=(
-        Param("provider", "Only these clouds are called.", pattern=r"[a-z0-9_]+", example="aws"),
+        Param(
+            "provider",
+            "Only these clouds are called; else every cloud.",
+            pattern=r"[a-z0-9_]+",
+            example="aws",
+        ),
         Param(
             "account",
             "Only these accounts; else every account of each cloud's estate.",
             required=True,
             pattern=accounts.NAME_PATTERN,
             example="prod",
+            fills="default",
         ),
         Param("accountId", "Only the accounts with these IDs.", example="111122223333"),
         Param(
@@ -55,12 +61,14 @@ CLIENT_CONNECTIONS = Table(
             "Only these regions; else each cloud's configured (or default) regions.",
             required=True,
             example="us-east-1",
+            fills="default",
         ),
         Param(
             "endpointId",
             "Only these endpoints or gateways; else every one of the region.",
             required=True,
             example="cvpn-endpoint-0123456789abcdef0",
+            fills="discovered",
         ),
     ),
     fetch=None,

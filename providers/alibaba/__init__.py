@@ -2,13 +2,14 @@
 
 from vpnsql.tables import Provider
 from vpnsql_providers.alibaba import estate, vpc
-from vpnsql_providers.alibaba.client import credential_source, prepare
+from vpnsql_providers.alibaba.client import credential_source, endpoint_override, prepare
 
 PROVIDER = Provider(
     name="alibaba",
     description="Alibaba Cloud: VPN gateways and the clients of their SSL-VPN connections.",
     tables=vpc.TABLES,
     credentials=credential_source,
+    endpoint=endpoint_override,
     view_branches=vpc.VIEW_BRANCHES,
     config=estate.CONFIG,
     accounts=estate.all_accounts,

@@ -210,9 +210,7 @@ def _local_error(err: BaseException, where: dict[str, Any]) -> ProviderError:
     from darabonba.exceptions import RetryError
 
     if isinstance(err, CredentialException):
-        return CredentialsError(
-            f"no Alibaba Cloud credentials: {err.message}", hint=CREDENTIALS_HINT, **where
-        )
+        return CredentialsError(_no_credentials(), hint=CREDENTIALS_HINT, **where)
     if isinstance(err, RetryError):  # the SDK's name for a failed HTTP exchange
         return ProviderError(
             f"cannot reach the Alibaba Cloud API after {NETWORK_ATTEMPTS} attempts: {err.message}",
@@ -223,13 +221,33 @@ def _local_error(err: BaseException, where: dict[str, Any]) -> ProviderError:
     return ProviderError(str(err), code=type(err).__name__, **where)
 
 
+def _no_credentials() -> str:
+    """The chain's failure in vpnsql's words (the SDK lists every provider it tried on one
+    line, with paths such as `$/home/.../credentials.ini`): none found, or the files that
+    exist but gave none."""
+    present = [path for path in _credential_files(os.environ) if Path(path).expanduser().is_file()]
+    if not present:
+        return "no Alibaba Cloud credentials found"
+    return f"no Alibaba Cloud credentials found: none usable in {' or '.join(present)}"
+
+
+def _credential_files(environ: Mapping[str, str]) -> tuple[str, str]:
+    """The files of the default chain, in its order."""
+    return (
+        environ.get("ALIBABA_CLOUD_CREDENTIALS_FILE") or "~/.alibabacloud/credentials.ini",
+        "~/.aliyun/config.json",
+    )
+
+
 def credential_source(environ: Mapping[str, str], settings: Settings) -> str | None:
     """Where the Alibaba Cloud chain would find credentials: environment, credentials.ini,
     the aliyun CLI profile (seen without importing the SDK or reading a secret)."""
     if environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID"):
         return "environment variables"
-    files = (
-        environ.get("ALIBABA_CLOUD_CREDENTIALS_FILE") or "~/.alibabacloud/credentials.ini",
-        "~/.aliyun/config.json",
-    )
-    return first_file_mentioning(files, ("access_key_id", "ram_role", "mode"))
+    return first_file_mentioning(_credential_files(environ), ("access_key_id", "ram_role", "mode"))
+
+
+def endpoint_override(environ: Mapping[str, str]) -> str | None:
+    """VPNSQL_ALIBABA_ENDPOINT, which replaces every region's endpoint when set."""
+    url = environ.get(ENDPOINT_VARIABLE)
+    return f"{url} ({ENDPOINT_VARIABLE})" if url else None

@@ -2,13 +2,14 @@
 
 from vpnsql.tables import Provider
 from vpnsql_providers.aws import ec2_api, estate
-from vpnsql_providers.aws.client import credential_source, prepare
+from vpnsql_providers.aws.client import credential_source, endpoint_override, prepare
 
 PROVIDER = Provider(
     name="aws",
     description="Amazon Web Services: EC2 Client VPN endpoints and their client connections.",
     tables=ec2_api.TABLES,
     credentials=credential_source,
+    endpoint=endpoint_override,
     view_branches=ec2_api.VIEW_BRANCHES,
     config=estate.CONFIG,
     accounts=estate.all_accounts,

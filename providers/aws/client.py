@@ -107,3 +107,14 @@ def credential_source(environ: Mapping[str, str], settings: Settings) -> str | N
     )
     markers = ("aws_access_key_id", "sso_", "credential_process", "role_arn")
     return first_file_mentioning(files, markers)
+
+
+def endpoint_override(environ: Mapping[str, str]) -> str | None:
+    """The endpoint botocore sends EC2 calls to instead of AWS's, from the variables it reads
+    (the service-specific one first), unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is set."""
+    if environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() == "true":
+        return None
+    for name in ("AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL"):
+        if environ.get(name):
+            return f"{environ[name]} ({name})"
+    return None

@@ -169,6 +169,14 @@ def _active_connection(row: Row) -> dict[str, object] | None:
     }
 
 
+def _as_selected(row: Row) -> Row:
+    """A DELETE's result values from the selected connection: its user, and its status
+    before the call, which stays the status after it unless the API says otherwise (a dry
+    run or a failed call changes nothing)."""
+    status = (row.get("status") or {}).get("code")
+    return {"username": row.get("username"), "previousStatus": status, "currentStatus": status}
+
+
 TERMINATE = Method(
     name="client_vpn_connections_Terminate",
     description=(
@@ -195,6 +203,8 @@ TERMINATE = Method(
     one_of=("ConnectionId", "Username"),
     flags=("DryRun",),
     delete=_active_connection,
+    preview=("username", "commonName", "clientIp", "connectionEstablishedTime", "connectionId"),
+    from_row=_as_selected,
 )
 
 CLIENT_VPN_CONNECTIONS = Table(

@@ -15,17 +15,19 @@ reference), `calls` (fan-out and merging), `views` (cross-cloud view expansion),
 """
 
 from vpnsql.planner.calls import merge
-from vpnsql.planner.model import Call, Delete, Resolved, Statement
+from vpnsql.planner.model import Call, Delete, Explain, Resolved, Statement
 from vpnsql.planner.statement import plan, plan_statement
-from vpnsql.planner.syntax import split_statements
+from vpnsql.planner.syntax import split_statements, split_with_offsets
 
 __all__ = [
     "Call",
     "Delete",
+    "Explain",
     "Resolved",
     "Statement",
     "merge",
     "plan",
     "plan_statement",
     "split_statements",
+    "split_with_offsets",
 ]

@@ -79,7 +79,7 @@ def _fan_out(
             continue
         if values is None:
             raise ParamError(
-                f"{table.name} needs {param.name}",
+                f"{table.name} needs {param.name}: it is required",
                 hint=f"add it to the WHERE clause, e.g. {_example_where(table)}",
             )
         choices.append([(param.name, v) for v in sorted(values)])

@@ -41,6 +41,15 @@ class Delete:
 
 
 @dataclass(frozen=True)
+class Explain:
+    """`EXPLAIN [ANALYZE] statement`: what `statement` would do. Plain EXPLAIN makes no API
+    call (its tables are created empty for DuckDB's plan); ANALYZE runs it."""
+
+    statement: Statement
+    analyze: bool = False
+
+
+@dataclass(frozen=True)
 class Statement:
     """One statement of the user's input: its exact text, the calls that feed it, and for
     statements that are not plain SQL (EXEC, DELETE, SHOW, DESCRIBE) what to do instead."""
@@ -48,7 +57,7 @@ class Statement:
     text: str
     expression: exp.Expression | None
     calls: tuple[Call, ...] = ()
-    action: Command | Delete | None = None
+    action: Command | Delete | Explain | None = None
     pending: tuple[str, ...] = ()
     """Subqueries (`param IN (SELECT ...)`) whose values are needed before any call can be
     planned: run them and plan again with their values as `resolved`."""

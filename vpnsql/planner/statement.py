@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
@@ -10,7 +12,7 @@ from vpnsql.commands import parse_command
 from vpnsql.errors import UnsupportedStatementError
 from vpnsql.planner.calls import calls_for, group_by_table
 from vpnsql.planner.delete import plan_delete
-from vpnsql.planner.model import Call, Resolved, Statement
+from vpnsql.planner.model import Call, Delete, Explain, Resolved, Statement
 from vpnsql.planner.references import find_references, is_virtual
 from vpnsql.planner.syntax import DIALECT, mentions_provider, split_statements, syntax_error
 from vpnsql.planner.views import view_calls
@@ -29,6 +31,9 @@ def plan_statement(
 ) -> Statement:
     """Plan one statement: which calls to make before DuckDB runs `text` unchanged."""
     resolved = resolved or {}
+    explained = _explained(text)
+    if explained is not None:
+        return _plan_explain(text, *explained, registry, settings, resolved)
     command = parse_command(text, registry, settings)
     if command is not None:
         return Statement(text, None, action=command)
@@ -50,7 +55,8 @@ def plan_statement(
         )
     pending = tuple(dict.fromkeys(sql for r in references for sql in r.pending))
     if pending:
-        return Statement(text, expression, pending=pending)
+        tables = tuple(dict.fromkeys(r.table for r in references))
+        return Statement(text, expression, pending=pending, tables=tables)
     calls: list[Call] = []
     grouped = group_by_table(references)
     for table, refs in grouped.items():
@@ -59,3 +65,39 @@ def plan_statement(
         else:
             calls.extend(calls_for(table, refs))
     return Statement(text, expression, tuple(calls), tables=tuple(grouped))
+
+
+_EXPLAIN = re.compile(r"\s*EXPLAIN\s+(ANALY[SZ]E\s+)?(?=\S)", re.IGNORECASE)
+
+
+def _explained(text: str) -> tuple[str, bool] | None:
+    """The statement an `EXPLAIN [ANALYZE]` is about, and whether to run it; None otherwise
+    (as for DuckDB's `EXPLAIN (FORMAT json) ...`, left to DuckDB)."""
+    match = _EXPLAIN.match(text)
+    if match is None or text[match.end()] == "(":
+        return None
+    return text[match.end() :], match.group(1) is not None
+
+
+def _plan_explain(
+    text: str,
+    inner_text: str,
+    analyze: bool,
+    registry: Registry,
+    settings: Settings,
+    resolved: Resolved,
+) -> Statement:
+    """EXPLAIN plans the statement without fetching anything (its subqueries are not run
+    either); EXPLAIN ANALYZE fetches and runs it, so it may not end sessions."""
+    inner = plan_statement(inner_text, registry, settings, resolved)
+    if analyze and isinstance(inner.action, Delete):
+        raise UnsupportedStatementError(
+            "EXPLAIN ANALYZE would run the DELETE and terminate its connections",
+            hint="EXPLAIN DELETE ... shows the calls without making them; --dry-run runs it "
+            "as the API's dry run",
+        )
+    if not analyze:
+        return Statement(text, None, action=Explain(inner), tables=inner.tables)
+    return Statement(
+        text, None, inner.calls, Explain(inner, analyze=True), inner.pending, inner.tables
+    )

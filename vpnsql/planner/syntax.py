@@ -28,6 +28,11 @@ def _missing(match: re.Match[str]) -> str:
 
 def split_statements(text: str) -> list[str]:
     """Split on top-level `;`, keeping each statement's text exactly as the user wrote it."""
+    return [piece for _, piece in split_with_offsets(text)]
+
+
+def split_with_offsets(text: str) -> list[tuple[int, str]]:
+    """The statements of `text` with where each starts in it (a character offset)."""
     try:
         tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
     except sqlglot.errors.TokenError as err:
@@ -43,16 +48,19 @@ def split_statements(text: str) -> list[str]:
             hint = f"close it with {opener} (write {opener}{opener} for a {opener} inside it)"
         kind = {"'": "string", '"': "quoted name", "/*": "/* comment"}[opener]
         raise SqlSyntaxError(
-            f"the {kind} that starts at line {line}, column {column} never ends", hint=hint
+            f"the {kind} that starts at line {line}, column {column} never ends",
+            hint=hint,
+            line=line,
+            column=column,
         ) from None
-    pieces: list[str] = []
+    pieces: list[tuple[int, str]] = []
     start = 0
     for token in [*tokens, None]:
         if token is None or token.token_type == TokenType.SEMICOLON:
             end = len(text) if token is None else token.start
             chunk = text[start:end]
             if any(start <= t.start < end for t in tokens):
-                pieces.append(chunk.strip())
+                pieces.append((start + len(chunk) - len(chunk.lstrip()), chunk.strip()))
             start = end + 1
     return pieces
 
@@ -92,4 +100,9 @@ def syntax_error(err: ParseError) -> SqlSyntaxError:
     description = _TOKEN_REPR.sub(r"'\1'", description)
     where = f"line {first['line']}, column {first['col']}: " if "line" in first else ""
     context = f"{first.get('start_context', '')}>>>{first.get('highlight', '')}<<<"
-    return SqlSyntaxError(f"syntax error at {where}{description}", hint=f"near: {context}")
+    return SqlSyntaxError(
+        f"syntax error at {where}{description}",
+        hint=f"near: {context}",
+        line=first.get("line"),
+        column=first.get("col"),
+    )

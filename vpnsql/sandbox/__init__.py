@@ -45,6 +45,7 @@ from .alibaba import start as start_alibaba
 from .aws import DEFAULT_ACCOUNT_ID, create_endpoint, reset, seed_connections, seed_from_json
 from .demo import load as load_demo
 from .estate import add_member, config_text, load_organization
+from .ports import listen
 
 __all__ = [
     "Sandbox",
@@ -96,28 +97,47 @@ class Sandbox:
 
 
 def start(
-    *, host: str = "127.0.0.1", port: int = 0, demo: bool = True, latency: float = 0.0
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    demo: bool = True,
+    latency: float = 0.0,
+    alibaba_port: int = 0,
 ) -> Sandbox:
     """Start moto with Client VPN on a loopback port in a background thread, and the Alibaba
-    emulator on a free one; seed demo data if asked. ``port=0`` lets the OS pick a free port
-    (no probe-then-bind race)."""
+    emulator on `alibaba_port`; seed demo data if asked. A port of 0 lets the OS pick a free
+    one (no probe-then-bind race); a port in use is a SandboxError."""
     if latency < 0:
         raise ValueError("latency must be >= 0")
     moto_app: WSGIApp = _injecting(DomainDispatcherApplication(create_backend_app))
     if latency:
         moto_app = _delayed(moto_app, latency)
-    server = make_server(
-        host, port, _with_admin(moto_app), threaded=True, request_handler=_QuietHandler
-    )
+    listening = listen(host, port, "AWS")
+    port = listening.getsockname()[1]
+    try:
+        server = make_server(
+            host,
+            port,
+            _with_admin(moto_app),
+            threaded=True,
+            request_handler=_QuietHandler,
+            fd=listening.fileno(),
+        )
+    finally:
+        listening.close()  # werkzeug serves on its own duplicate of the socket
     thread = threading.Thread(target=server.serve_forever, name="vpnsql-sandbox", daemon=True)
     thread.start()
     load_organization()
     if demo:
         load_demo()
-    alibaba = start_alibaba(host=host, demo=demo, latency=latency)
+    try:
+        alibaba = start_alibaba(host=host, port=alibaba_port, demo=demo, latency=latency)
+    except BaseException:
+        server.server_close()
+        raise
     netloc = f"[{host}]" if ":" in host else host
     config = _write_config(alibaba)
-    return Sandbox(f"http://{netloc}:{server.server_port}", server, thread, alibaba, config)
+    return Sandbox(f"http://{netloc}:{port}", server, thread, alibaba, config)
 
 
 def _write_config(alibaba: AlibabaServer) -> Path:

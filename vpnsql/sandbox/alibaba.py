@@ -51,6 +51,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
+from .ports import listen
+
 __all__ = [
     "ACCESS_KEY_ID",
     "ACCESS_KEY_SECRET",
@@ -784,7 +786,11 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
-        super().__init__(address, _Handler)
+        super().__init__(address, _Handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = listen(*address, "Alibaba")
+        self.server_address = self.socket.getsockname()
+        self.server_name, self.server_port = address[0], self.server_address[1]
         self.emulator = emulator
 
 

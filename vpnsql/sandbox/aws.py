@@ -366,7 +366,8 @@ def seed_from_json(payload: Any) -> dict[str, Any]:
     if missing:
         raise ValueError(f"missing keys: {sorted(missing)}")
     ids = seed_connections(**payload)
-    return {"endpoint_id": payload["endpoint_id"], "connection_ids": ids}
+    # The count and a few IDs, not every one: a seed of 100,000 would echo megabytes.
+    return {"endpoint_id": payload["endpoint_id"], "seeded": len(ids), "first_ids": ids[:5]}
 
 
 def reset() -> None:

@@ -10,23 +10,30 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from vpnsql.registry import Registry
-from vpnsql.shell.app import Shell
-from vpnsql.shell.banner import banner
-from vpnsql.shell.history import StatementHistory, history_path
-from vpnsql.tables import Settings
+if TYPE_CHECKING:
+    from vpnsql.registry import Registry
+    from vpnsql.tables import Settings
 
 EDITING_MODE_VARIABLE = "VPNSQL_EDITING_MODE"
 
 
 def run(args: argparse.Namespace, registry: Registry, settings: Settings) -> int:
-    """Greet, then read and run statements until `.quit` or Ctrl-D; the exit status."""
+    """Greet, then read and run statements until `.quit` or Ctrl-D; the exit status.
+
+    prompt-toolkit loads here, not with the package: a script's meta commands
+    (`vpnsql.shell.meta`) run without it.
+    """
+    from vpnsql.shell.app import Shell
+    from vpnsql.shell.banner import banner
+    from vpnsql.shell.history import StatementHistory, history_path
+
     shell = Shell(
         settings,
         registry=registry,
         out=sys.stdout,
-        fmt=args.output,
+        fmt=args.output or "table",
         header=not args.no_header,
         history=StatementHistory(history_path()),
         editing_mode=os.environ.get(EDITING_MODE_VARIABLE, "emacs").lower(),

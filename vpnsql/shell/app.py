@@ -7,9 +7,7 @@ command line does), Ctrl-C cancels the statement, and the prompt comes back.
 from __future__ import annotations
 
 import sys
-import time
 import traceback
-from pathlib import Path
 from typing import TextIO
 
 import duckdb
@@ -21,19 +19,20 @@ from prompt_toolkit.lexers import PygmentsLexer
 from prompt_toolkit.output import Output
 from pygments.lexers.sql import SqlLexer
 
-from vpnsql import output
+from vpnsql import planner
+from vpnsql.console import Console
 from vpnsql.engine import interruptible
 from vpnsql.errors import UsageError
 from vpnsql.fetch import FetchCache
 from vpnsql.registry import Registry
-from vpnsql.runner import report_error, report_failed_calls, run_statement
+from vpnsql.runner import report_error
 from vpnsql.session import Session
 from vpnsql.shell import meta
 from vpnsql.shell.completion import ShellCompleter, ValueBook, Vocabulary
-from vpnsql.shell.keys import key_bindings
-from vpnsql.shell.render import page, render, timing
+from vpnsql.shell.keys import WORDS, is_word, key_bindings
+from vpnsql.shell.render import page, render
 from vpnsql.statements import Preview
-from vpnsql.tables import Column, Row, Settings
+from vpnsql.tables import Settings
 
 PROMPT = "vpnsql> "
 CONTINUATION = "   ...> "
@@ -41,8 +40,12 @@ CACHE_TTL = 60.0
 MODES = {"emacs": EditingMode.EMACS, "vi": EditingMode.VI}
 
 
-class Shell:
-    """The interactive shell over one Session; `keyboard`/`screen` replace the terminal in tests."""
+class Shell(Console):
+    """The interactive shell over one Session; `keyboard`/`screen` replace the terminal in tests.
+
+    A Console whose results are laid out for the screen (capped, fitted, paged), whose API
+    results are cached, and whose DELETEs ask first.
+    """
 
     def __init__(
         self,
@@ -59,21 +62,14 @@ class Shell:
         allow_partial: bool = False,
         registry: Registry | None = None,
     ) -> None:
-        self.cache = FetchCache(ttl=CACHE_TTL)
-        self.session = Session(
+        session = Session(
             registry=registry,
             settings=settings,
-            cache=self.cache,
+            cache=FetchCache(ttl=CACHE_TTL),
             confirm=self.confirm,
             allow_partial=allow_partial,
         )
-        self.out = out
-        self.format = fmt
-        self.header = header
-        self.timer = False
-        self.once: Path | None = None
-        self.reading = 0  # how many `.read` files deep the shell is
-        self.running = True
+        super().__init__(session, out, fmt=fmt, header=header, notes=out)
         self.debug = debug
         registry = self.session.registry
         self.values = ValueBook(registry)
@@ -95,6 +91,11 @@ class Shell:
         self._answers: PromptSession[str] = PromptSession(input=keyboard, output=screen)
         self._paging = out.isatty() and sys.stdin.isatty()
 
+    @property
+    def cache(self) -> FetchCache:
+        assert self.session.cache is not None
+        return self.session.cache
+
     def loop(self) -> int:
         """Read and run inputs until `.quit` or Ctrl-D; the exit status."""
         while self.running:
@@ -108,10 +109,14 @@ class Shell:
         return 0
 
     def handle(self, text: str) -> None:
-        """Run one input (meta command or statements); report what fails and carry on."""
+        """Run one input (meta command, a word such as `exit`, or statements); report what
+        fails and carry on."""
         stripped = text.strip()
+        self.results = 0
         try:
-            if stripped.startswith("."):
+            if is_word(stripped):
+                meta.run(self, WORDS[stripped.rstrip(";").strip().lower()])
+            elif stripped.startswith("."):
                 meta.run(self, stripped)
             elif stripped:
                 self.run_sql(stripped)
@@ -122,28 +127,22 @@ class Shell:
                 traceback.print_exc()
             report_error(err)
 
-    def run_sql(self, text: str) -> None:
-        """Run `;`-separated statements, showing each result (and its timing with `.timer`)."""
-        for statement in self.session.plan(text):
-            self.values.add_calls(statement.calls)
-            started = time.perf_counter()
-            relation = run_statement(self.session, statement)
-            shown = ""
-            if relation is not None and statement.shows_result:
-                shown = self._result(relation)
-            elapsed = time.perf_counter() - started
-            self.emit(shown)
-            if failed := self.session.last_failed:
-                report_failed_calls(failed)
-            if self.timer:
-                self.out.write(timing(self.session.last_stats, elapsed))
+    def run_statement(self, statement: planner.Statement, final: object = None) -> None:
+        self.values.add_calls(statement.calls)
+        super().run_statement(statement)
+        self.values.add_discovered(self.session.last_stats.discovered)
 
-    def show_rows(self, rows: list[Row]) -> None:
-        """Rows that are not a query's (lists the shell makes itself), laid out like results."""
-        if not rows:
-            return
-        columns = tuple(Column(name, "VARCHAR", "") for name in rows[0])
-        self.emit(self._result(self.session.engine.relation(columns, rows)))
+    def show(self, relation: duckdb.DuckDBPyRelation, separator: str) -> str:
+        """The text of a result, fitted to the screen and capped (emitted, through the pager
+        when long, once the statement's time is taken)."""
+        width = self.prompt.app.output.get_size().columns
+        connection = self.session.connection
+        rendered = interruptible(
+            connection, lambda: render(relation, self.format, width, self.header)
+        )
+        if self.values.wants(rendered.shown.columns):
+            self.values.add_rows(rendered.shown.columns, rendered.shown.fetchall())
+        return separator + rendered.text
 
     def emit(self, text: str) -> None:
         """Write text, through the pager when it is longer than the terminal is tall."""
@@ -154,8 +153,8 @@ class Shell:
             self.out.flush()
 
     def confirm(self, preview: Preview) -> bool:
-        """The session's question before a DELETE terminates: the count, the first targets,
-        then y/N, where anything but yes (Enter, Ctrl-D) is no."""
+        """The session's question before a DELETE terminates: the count, whose sessions the
+        first targets are, then y/N, where anything but yes (Enter, Ctrl-D) is no."""
         self.out.write(f"{preview.table}: {preview.count} connection(s) would be terminated:\n")
         self.show_rows(preview.rows)
         if preview.count > len(preview.rows):
@@ -167,26 +166,6 @@ class Shell:
         return answer.strip().lower() in ("y", "yes")
 
     def set_editing_mode(self, mode: str) -> None:
+        if mode not in MODES:
+            raise UsageError(f"unknown key bindings {mode}", hint="vi or emacs")
         self.prompt.editing_mode = MODES[mode]
-
-    def _result(self, relation: duckdb.DuckDBPyRelation) -> str:
-        """The text of a result: rendered for the screen, or `.once`'s file written in full."""
-        if self.once is None:
-            width = self.prompt.app.output.get_size().columns
-            connection = self.session.connection
-            rendered = interruptible(
-                connection, lambda: render(relation, self.format, width, self.header)
-            )
-            if self.values.wants(rendered.shown.columns):
-                self.values.add_rows(rendered.shown.columns, rendered.shown.fetchall())
-            return rendered.text
-        target, self.once = self.once, None
-        try:
-            with target.open("w", encoding="utf-8") as handle:
-                interruptible(
-                    self.session.connection,
-                    lambda: output.write(relation, self.format, handle, self.header),
-                )
-        except OSError as err:
-            raise UsageError(f"cannot write {target}: {err.strerror}") from None
-        return f"wrote the result to {target}\n"

@@ -1,7 +1,9 @@
-"""The shell's greeting: version, where each provider's credentials would come from, sandbox.
+"""The shell's greeting: version, where each provider's credentials would come from, where
+its calls go, sandbox.
 
-Each provider answers for its own credentials (`Provider.credentials`), cheaply and without
-printing any value.
+Each provider answers for its own credentials (`Provider.credentials`) and endpoint override
+(`Provider.endpoint`), cheaply and without printing any secret: a local fake must never pass
+for production, nor production for a fake.
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ def banner(
         if provider.credentials is not None:  # views over other providers have none of their own
             found.append(f"{name} ({provider.credentials(environ, settings) or 'none found'})")
     lines.append("credentials: " + ", ".join(found))
+    endpoints = []
+    for name, provider in registry.providers.items():
+        if provider.endpoint is not None:
+            override = provider.endpoint(environ)
+            endpoints.append(f"{name} → {override}" if override else f"{name} (the cloud's own)")
+    if endpoints:
+        lines.append("endpoints: " + ", ".join(endpoints))
     if sandbox:
         where = environ.get("AWS_ENDPOINT_URL", "local")
         lines.append(

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 
 from vpnsql.commands import SHOW_KINDS
+from vpnsql.lexing import Token, current_statement, significant, tokenize
 from vpnsql.planner import Call
 from vpnsql.registry import Registry
-from vpnsql.shell.lexing import Token, current_statement, significant, tokenize
-from vpnsql.tables import Table
+from vpnsql.tables import Param, Table
 
 STARTERS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "EXEC", "DELETE FROM", "CREATE TABLE", "SET")
 KEYWORDS = (
@@ -59,10 +59,12 @@ class Suggestions:
 
 
 class ValueBook:
-    """String values of params seen this session (regions, endpoint ids), newest first.
+    """String values of params seen this session (regions, endpoint ids), newest first, then
+    every value the cloud has where its SDK says (`Param.known`: AWS's regions).
 
-    They come from the calls the user's statements made and from the rows results showed, so
-    an endpoint id listed once is offered wherever an endpoint id goes next.
+    Seen values come from the calls the user's statements made, from what discovery found
+    while fanning out, and from the rows results showed, so an endpoint id listed once is
+    offered wherever an endpoint id goes next.
     """
 
     def __init__(self, registry: Registry, keep: int = 100) -> None:
@@ -73,6 +75,13 @@ class ValueBook:
             for param in table.params
             for name in param.names
         }
+        self._known: dict[str, list[Callable[[], Collection[str]]]] = {}
+        for table in registry.tables:
+            for param in table.params:
+                if param.known is not None and param.known not in self._known.get(
+                    param.name.lower(), []
+                ):
+                    self._known.setdefault(param.name.lower(), []).append(param.known)
         self._values: dict[str, dict[str, None]] = {}
 
     def wants(self, columns: Sequence[str]) -> bool:
@@ -101,9 +110,18 @@ class ValueBook:
                 for value in values:
                     self.add(name, value)
 
+    def add_discovered(self, found: Iterable[tuple[str, str]]) -> None:
+        """Values the fetcher discovered while fanning out (FetchStats.discovered)."""
+        for name, value in found:
+            self.add(name, value)
+
     def get(self, column: str) -> list[str]:
         key = self._key.get(column.lower())
-        return list(reversed(self._values.get(key, {}))) if key else []
+        if key is None:
+            return []
+        seen = list(reversed(self._values.get(key, {})))
+        known = sorted({v for values in self._known.get(key, []) for v in values()} - set(seen))
+        return seen + known
 
 
 @dataclass
@@ -156,6 +174,8 @@ class ShellCompleter(Completer):
         self._paths = PathCompleter(expanduser=True)
 
     def get_completions(self, document: Document, event: CompleteEvent) -> Iterator[Completion]:
+        if not document.current_line_before_cursor.strip() and not event.completion_requested:
+            return  # Enter began a new line: no menu until something is typed (or Tab)
         path = _file_argument(document.text_before_cursor, self.vocabulary.file_commands)
         if path is not None:
             yield from self._paths.get_completions(Document(path), event)
@@ -193,10 +213,10 @@ def _candidates(
         return values + [Candidate(c, "column") for c in _columns(tables)]
     if previous in CONDITION_SLOTS:
         params = _missing_required(tables, statement)
-        offered = {p.lower() for p in params}
+        offered = {p.name.lower() for p in params}
         columns = [c for c in _columns(tables) if c.lower() not in offered]
         return (
-            [Candidate(f"{p} = ", "required param", p) for p in params]
+            [Candidate(f"{p.name} = ", f"param ({p.role})", p.name) for p in params]
             + [Candidate(c, "column") for c in columns]
             + _keywords(word, ("NOT", "EXISTS"))
         )
@@ -298,15 +318,17 @@ def _columns(tables: Iterable[Table]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _missing_required(tables: Iterable[Table], statement: list[Token]) -> list[str]:
-    """Required params of the tables that no `name =` / `name IN` in the statement sets yet."""
+def _missing_required(tables: Iterable[Table], statement: list[Token]) -> list[Param]:
+    """Params the tables' API needs (required, defaulted or discovered) that no `name =` /
+    `name IN` in the statement sets yet."""
     constrained = {
         token.text.rsplit(".", 1)[-1].lower()
         for token, following in itertools.pairwise(statement)
         if token.kind == "name" and (following.text == "=" or following.upper == "IN")
     }
     params = (p for table in tables for p in table.required_params)
-    return list(dict.fromkeys(p.name for p in params if not constrained & set(p.names)))
+    unset = {p.name: p for p in params if not constrained & set(p.names)}
+    return list(unset.values())
 
 
 def _compared_column(prior: list[Token]) -> str | None:

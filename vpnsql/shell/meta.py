@@ -1,25 +1,31 @@
-"""Meta commands: `.name args` lines the shell handles itself instead of sending them as SQL.
+"""Meta commands: `.name args` lines run by the console (the shell, `-f FILE`, stdin, `.read`)
+instead of being sent as SQL.
 
 Each is a function registered with `@command(usage, summary)`; `.help` lists them from the same
-registry, and completion offers their names and each one's `choices`.
+registry, and completion offers their names and each one's `choices`. Names follow sqlite and
+duckdb where they have one (`.mode csv`, `.schema`, `.exit`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vpnsql import output
 from vpnsql.errors import UsageError
+from vpnsql.output import FORMATS
 from vpnsql.registry import Registry
-from vpnsql.shell.lexing import significant, tokenize
 
 if TYPE_CHECKING:
-    from vpnsql.shell.app import Shell
+    from vpnsql.console import Console
+    from vpnsql.fetch import FetchCache
 
-Handler = Callable[["Shell", str], None]
+SCREEN_FORMATS = FORMATS
+"""What a result can be shown as (parquet only goes to files)."""
+KEY_MODES = ("vi", "emacs")
+
+Handler = Callable[["Console", str], None]
 Choices = Callable[[Registry], Sequence[str]]
 
 
@@ -67,7 +73,7 @@ def command(
     return register
 
 
-def run(shell: Shell, line: str) -> None:
+def run(shell: Console, line: str) -> None:
     """Dispatch one `.name args` line."""
     name, _, argument = line.strip().partition(" ")
     meta = COMMANDS.get(name.lower())
@@ -88,28 +94,7 @@ def file_commands() -> frozenset[str]:
     return frozenset(name for name, meta in COMMANDS.items() if meta.takes_file)
 
 
-def script_parts(text: str) -> Iterator[tuple[str, str]]:
-    """A script as ("meta", line) and ("sql", statements) parts, in order: a line starting
-    with `.` is a meta command when no statement is open (all before it ended with `;`, or
-    was only comments)."""
-    sql: list[str] = []
-    for line in text.splitlines():
-        pending = "\n".join(sql).strip()
-        tokens = tokenize(pending)
-        closed = not (tokens and tokens[-1].open)  # no string or comment left open
-        words = significant(tokens)  # comments are not a statement
-        if line.lstrip().startswith(".") and closed and (not words or words[-1].text == ";"):
-            if pending:
-                yield "sql", pending
-            sql = []
-            yield "meta", line.strip()
-        else:
-            sql.append(line)
-    if rest := "\n".join(sql).strip():
-        yield "sql", rest
-
-
-def _choice(shell: Shell, name: str, argument: str) -> str:
+def _choice(shell: Console, name: str, argument: str) -> str:
     """The argument in lower case if it is one of the command's choices, else its usage error."""
     meta = COMMANDS[name]
     if argument.lower() not in meta.choices(shell.session.registry):
@@ -118,7 +103,7 @@ def _choice(shell: Shell, name: str, argument: str) -> str:
 
 
 @command(".help", "list these commands")
-def _help(shell: Shell, argument: str) -> None:
+def _help(shell: Console, argument: str) -> None:
     width = max(len(meta.usage) for meta in COMMANDS.values())
     for meta in COMMANDS.values():
         shell.out.write(f"{meta.usage.ljust(width)}  {meta.summary}\n")
@@ -128,13 +113,14 @@ def _help(shell: Shell, argument: str) -> None:
     )
 
 
-@command(".tables", "list the virtual tables and the params each needs in WHERE")
-def _tables(shell: Shell, argument: str) -> None:
+@command(
+    ".tables",
+    "the virtual tables and their WHERE params: required (you give it), or default, "
+    "discovered, filter (vpnsql fills it in or pushes it down)",
+)
+def _tables(shell: Console, argument: str) -> None:
     shell.show_rows(
-        [
-            {"table": t.name, "needs": ", ".join(p.name for p in t.required_params)}
-            for t in shell.session.registry.tables
-        ]
+        [{"table": t.name, "params": t.params_text} for t in shell.session.registry.tables]
     )
 
 
@@ -143,18 +129,36 @@ def _tables(shell: Shell, argument: str) -> None:
     "the columns of a table, with its params (DESCRIBE EXTENDED)",
     lambda registry: [table.name for table in registry.tables],
 )
-def _describe(shell: Shell, argument: str) -> None:
+def _describe(shell: Console, argument: str) -> None:
     shell.run_sql(f"DESCRIBE EXTENDED {argument}")
 
 
 @command(
-    ".output [FORMAT]",
-    f"set the result format ({', '.join(output.FORMATS)})",
-    lambda _: output.FORMATS,
+    ".mode [FORMAT]",
+    f"show or set the result format ({', '.join(SCREEN_FORMATS)}); .mode vi|emacs sets keys",
+    lambda _: (*SCREEN_FORMATS, *KEY_MODES),
 )
-def _output(shell: Shell, argument: str) -> None:
+def _mode(shell: Console, argument: str) -> None:
+    if argument.lower() in KEY_MODES:  # .mode vi|emacs: what it meant before .keys
+        _keys(shell, argument)
+        return
+    _output(shell, argument)
+
+
+@command(
+    ".output [FORMAT]",
+    f"the same as .mode FORMAT ({', '.join(SCREEN_FORMATS)})",
+    lambda _: SCREEN_FORMATS,
+)
+def _output(shell: Console, argument: str) -> None:
     if argument:
-        shell.format = _choice(shell, ".output", argument)
+        if argument.lower() not in SCREEN_FORMATS:
+            raise UsageError(
+                f"unknown format {argument}",
+                hint=f"formats: {', '.join(SCREEN_FORMATS)} (.once FILE.parquet writes Parquet)",
+            )
+        shell.format = argument.lower()  # silently, as sqlite does: a script's data stays clean
+        return
     shell.out.write(f"output: {shell.format}\n")
 
 
@@ -163,21 +167,30 @@ def _output(shell: Shell, argument: str) -> None:
     "after each statement, show fetch and query time, API calls, pages and cache hits",
     lambda _: ("on", "off"),
 )
-def _timer(shell: Shell, argument: str) -> None:
+def _timer(shell: Console, argument: str) -> None:
     shell.timer = _choice(shell, ".timer", argument) == "on"
 
 
-@command(".once FILE", "write the next result, in full, to FILE instead of the screen")
-def _once(shell: Shell, argument: str) -> None:
+@command(
+    ".once FILE",
+    "write the next result, in full, to FILE (its extension's format: .csv .parquet .json "
+    ".jsonl .md; else the current one)",
+)
+def _once(shell: Console, argument: str) -> None:
     shell.once = Path(argument).expanduser()
 
 
 @command(".read FILE", "run the statements and meta commands in FILE, up to the first error")
-def _read(shell: Shell, argument: str) -> None:
+def _read(shell: Console, argument: str) -> None:
+    path = Path(argument).expanduser()
     try:
-        text = Path(argument).expanduser().read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise UsageError(f"cannot read {argument}: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise UsageError(
+            f"cannot read {argument}: byte {err.start} is not UTF-8", hint="save it as UTF-8"
+        ) from None
     if shell.reading >= MAX_READ_DEPTH:
         raise UsageError(
             f".read {argument}: files read files {MAX_READ_DEPTH} deep",
@@ -185,11 +198,7 @@ def _read(shell: Shell, argument: str) -> None:
         )
     shell.reading += 1
     try:
-        for kind, part in script_parts(text):
-            if kind == "meta":
-                run(shell, part)
-            else:
-                shell.run_sql(part)
+        shell.run_script(text, argument)
     finally:
         shell.reading -= 1
 
@@ -198,8 +207,8 @@ MAX_READ_DEPTH = 16
 
 
 @command(".refresh", "forget cached API results: the next query fetches again")
-def _refresh(shell: Shell, argument: str) -> None:
-    shell.cache.clear()
+def _refresh(shell: Console, argument: str) -> None:
+    _cache_of(shell).clear()
     shell.out.write("cache cleared\n")
 
 
@@ -208,7 +217,8 @@ def _refresh(shell: Shell, argument: str) -> None:
     "show or set how long API results are reused (default 60 s; 0 turns reuse off)",
     lambda _: ("ttl",),
 )
-def _cache(shell: Shell, argument: str) -> None:
+def _cache(shell: Console, argument: str) -> None:
+    cache = _cache_of(shell)
     if argument:
         keyword, _, seconds = argument.partition(" ")
         try:
@@ -217,19 +227,63 @@ def _cache(shell: Shell, argument: str) -> None:
             ttl = -1.0
         if keyword.lower() != "ttl" or ttl < 0:
             raise COMMANDS[".cache"].fail()
-        shell.cache.ttl = ttl
-    shell.out.write(f"cache ttl: {shell.cache.ttl:g} s\n")
+        cache.ttl = ttl
+    shell.out.write(f"cache ttl: {cache.ttl:g} s\n")
+
+
+def _cache_of(shell: Console) -> FetchCache:
+    if shell.cache is None:
+        raise UsageError(
+            "there is no cache here: statements run with -e, -f or stdin always ask the API",
+            hint="the interactive shell reuses API results for a minute",
+        )
+    return shell.cache
 
 
 @command(
-    ".mode vi|emacs",
+    ".keys vi|emacs",
     "key bindings (default emacs, or $VPNSQL_EDITING_MODE)",
-    lambda _: ("vi", "emacs"),
+    lambda _: KEY_MODES,
 )
-def _mode(shell: Shell, argument: str) -> None:
-    shell.set_editing_mode(_choice(shell, ".mode", argument))
+def _keys(shell: Console, argument: str) -> None:
+    shell.set_editing_mode(_choice(shell, ".keys", argument))
 
 
-@command(".quit", "leave the shell (or Ctrl-D)")
-def _quit(shell: Shell, argument: str) -> None:
+@command(
+    ".schema [TABLE]",
+    "CREATE TABLE statements: of the virtual tables and DuckDB's own, or of TABLE",
+    lambda registry: [table.name for table in registry.tables],
+)
+def _schema(shell: Console, argument: str) -> None:
+    from vpnsql.engine import quote
+
+    registry = shell.session.registry
+    tables = registry.tables
+    if argument:
+        wanted = argument.rstrip(";").lower()
+        tables = [t for t in tables if t.name.lower() == wanted]
+    for table in tables:
+        columns = ",\n".join(f"  {quote(c.name)} {c.type}" for c in table.columns)
+        shell.out.write(f"CREATE TABLE {table.name} (\n{columns}\n);  -- virtual\n")
+    own = shell.session.engine.rows(
+        "SELECT table_name AS name, sql FROM duckdb_tables() "
+        "WHERE database_name = current_database() UNION ALL "
+        "SELECT view_name, sql FROM duckdb_views() "
+        "WHERE database_name = current_database() AND NOT internal ORDER BY name"
+    )
+    if argument:
+        own = [row for row in own if str(row["name"]).lower() == wanted]
+        if not tables and not own:
+            raise UsageError(f"no table {argument}", hint="type .tables for the virtual tables")
+    for row in own:
+        shell.out.write(str(row["sql"]).rstrip(";") + ";\n")
+
+
+@command(".quit", "leave the shell (or Ctrl-D; also .exit, exit, quit, \\q)")
+def _quit(shell: Console, argument: str) -> None:
+    shell.running = False
+
+
+@command(".exit", "the same as .quit")
+def _exit(shell: Console, argument: str) -> None:
     shell.running = False

@@ -2,8 +2,8 @@
 
 The formats themselves are `vpnsql.output`'s, so the shell prints what `-e` prints; this adds
 what only matters on a screen: at most ROW_LIMIT rows (the total counted by DuckDB, not by
-pulling every row into Python), a vertical layout when a table row is wider than the terminal,
-and a pager for more lines than fit.
+pulling every row into Python) and a pager for more lines than fit; wide rows turn vertical as
+they do for `-e` on a terminal (vpnsql.output).
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from dataclasses import dataclass
 from typing import TextIO
 
 import duckdb
-from prompt_toolkit.utils import get_cwidth
 
 from vpnsql import output
 from vpnsql.fetch import FetchStats
-from vpnsql.output import display_text
 
 ROW_LIMIT = 1000
 
@@ -45,36 +43,13 @@ def render(
     capped = count > limit
     shown = held.limit(limit) if capped else held
     buffer = io.StringIO()
-    output.write(shown, fmt, buffer, header, row_count=not capped)
+    output.write(shown, fmt, buffer, header, row_count=not capped, width=width)
     text = buffer.getvalue()
-    if fmt == "table" and count and widest(text) > width:
-        text = vertical(shown, width)
     if capped:
         text += (
             f"(showing the first {limit:,} of {len(relation):,} rows; .once FILE writes them all)\n"
         )
     return Rendered(text, shown)
-
-
-def vertical(relation: duckdb.DuckDBPyRelation, width: int) -> str:
-    """One `column: value` line per column and a rule per record, for rows too wide to fit."""
-    names = relation.columns
-    pad = max((len(name) for name in names), default=0)
-    lines = []
-    rows = relation.fetchall()
-    for number, row in enumerate(rows, 1):
-        lines.append(f" {number}. row ".center(min(width, 62), "*"))
-        lines.extend(
-            f"{name.rjust(pad)}: {display_text(value)}"
-            for name, value in zip(names, row, strict=True)
-        )
-    lines.append(f"({len(rows)} row{'' if len(rows) == 1 else 's'})")
-    return "\n".join(lines) + "\n"
-
-
-def widest(text: str) -> int:
-    """The display width of the longest line (wide characters count twice)."""
-    return max((get_cwidth(line) for line in text.splitlines()), default=0)
 
 
 def timing(stats: FetchStats, elapsed: float) -> str:
