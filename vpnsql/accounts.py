@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Self
 
-from vpnsql.errors import ProviderError
-from vpnsql.tables import Column, FetchRequest, Param
+from vpnsql.errors import NotConfigured, ProviderError
+from vpnsql.tables import Column, FetchRequest, Param, Settings
 
 DEFAULT = "default"
 """The one account of a cloud without a config file: its standard credential chain."""
@@ -104,3 +106,83 @@ def find(accounts: Sequence[Account], name: str, provider: str) -> Account:
         hint="accounts come from vpnsql's config file (see docs/estate.md); SHOW ACCOUNTS "
         "lists them",
     )
+
+
+ALL_REGIONS = "*"
+"""`regions = ["*"]`: every region each account can use (the cloud lists them)."""
+
+
+class Estate:
+    """One cloud's accounts and regions for a session (kept in `settings.state`), from its
+    config section. A provider subclasses it with how it finds accounts, their default
+    regions and every region an account can use; the rest (naming an account in an error,
+    which regions a statement that names none asks, SHOW ACCOUNTS' words) is shared."""
+
+    provider = ""
+    every_region = "every region"
+    """How SHOW ACCOUNTS says `regions = ["*"]`."""
+    _lock = threading.Lock()
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.section = settings.section(self.provider)
+        self.regions: list[str] | None = self.section.get("regions")
+
+    @classmethod
+    def of(cls, settings: Settings) -> Self:
+        """The session's estate of this cloud, made on first use."""
+        key = f"{cls.provider}.estate"
+        with cls._lock:
+            found = settings.state.get(key)
+            if found is None:
+                found = settings.state[key] = cls(settings)
+        return found  # type: ignore[no-any-return]
+
+    @property
+    def only_default(self) -> bool:
+        """No accounts configured: one default account, which errors need not name."""
+        raise NotImplementedError
+
+    def account(self, name: str) -> Account:
+        raise NotImplementedError
+
+    def default_region(self, name: str) -> str:
+        """The account's default region, or NotConfigured."""
+        raise NotImplementedError
+
+    def where(self, name: str) -> str | None:
+        """How errors name an account: not at all without a config, else `name (id)`."""
+        if self.only_default:
+            return None
+        account = self.account(name)
+        return f"account {name} ({account.id})" if account.id else f"account {name}"
+
+    def default_region_or(self, name: str, fallback: str) -> str:
+        try:
+            return self.default_region(name)
+        except NotConfigured:
+            return fallback
+
+    def configured_regions(self, name: str) -> list[str] | None:
+        """The regions to ask the account in without an API call (None: every one it can use,
+        which its cloud lists). An account that does not exist fails here, once, before any
+        of its calls."""
+        self.account(name)
+        if self.regions is None:
+            return [self.default_region(name)]
+        if ALL_REGIONS in self.regions:
+            return None
+        return list(self.regions)
+
+    @classmethod
+    def resolve_regions(cls, request: FetchRequest) -> Sequence[str] | None:
+        """`Param.resolve` of a table's region."""
+        return cls.of(request.settings).configured_regions(request.params["account"])
+
+    @classmethod
+    def regions_of(cls, account: Account, settings: Settings) -> str:
+        """`Provider.regions`: the configured regions, every one, or the default region."""
+        found = cls.of(settings)
+        if found.regions is None:
+            return found.default_region_or(account.name, "none configured")
+        return found.every_region if ALL_REGIONS in found.regions else ", ".join(found.regions)

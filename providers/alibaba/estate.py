@@ -25,7 +25,6 @@ from vpnsql.tables import FetchRequest, Settings
 REGION_VARIABLE = "ALIBABA_CLOUD_REGION_ID"
 ACCOUNT_ID = r"\d{10,20}"
 REGION_PATTERN = r"[a-z]+(-[a-z0-9]+)+"
-ALL_REGIONS = "*"
 UNKNOWN_REGION = "InvalidRegionId.NotFound"
 """vpnsql's code for a region the account's DescribeRegions does not list (the real API
 has no answer for it at all: its endpoint does not resolve)."""
@@ -56,29 +55,26 @@ CONFIG = (
 _lock = threading.Lock()
 
 
-class Estate:
-    """A session's Alibaba accounts (kept in `settings.state`)."""
+class Estate(accounts.Estate):
+    """A session's Alibaba accounts."""
+
+    provider = "alibaba"
 
     def __init__(self, settings: Settings) -> None:
-        section = settings.section("alibaba")
-        self.settings = settings
-        self.regions: list[str] | None = section.get("regions")
-        self.accounts = [_configured(entry) for entry in section.get("accounts", [])]
-        self.only_default = not self.accounts
-        if self.only_default:
+        super().__init__(settings)
+        self.accounts = [_configured(entry) for entry in self.section.get("accounts", [])]
+        self._default = not self.accounts
+        if self._default:
             self.accounts = [Account("alibaba", accounts.DEFAULT, None, "default chain")]
         self._regions: dict[str, list[str]] = {}
         self._region_locks: dict[str, threading.Lock] = {}
 
+    @property
+    def only_default(self) -> bool:
+        return self._default
+
     def account(self, name: str) -> Account:
         return accounts.find(self.accounts, name, "alibaba")
-
-    def where(self, name: str) -> str | None:
-        """How errors name an account: not at all without a config, else `name (id)`."""
-        if self.only_default:
-            return None
-        account = self.account(name)
-        return f"account {name} ({account.id})" if account.id else f"account {name}"
 
     def profile(self, name: str) -> Mapping[str, Any]:
         """The account's profile entry of the CLI config (empty for the default chain)."""
@@ -109,22 +105,6 @@ class Estate:
                 "file (docs/estate.md)",
             )
         return str(region)
-
-    def default_region_or(self, name: str, fallback: str) -> str:
-        try:
-            return self.default_region(name)
-        except NotConfigured:
-            return fallback
-
-    def configured_regions(self, name: str) -> list[str] | None:
-        """The regions to ask the account in without an API call; None for every one.
-        An account that does not exist fails here, once, before any of its calls."""
-        self.account(name)
-        if self.regions is None:
-            return [self.default_region(name)]
-        if ALL_REGIONS in self.regions:
-            return None
-        return list(self.regions)
 
     def cloud_regions(self, name: str) -> list[str]:
         """vpc:DescribeRegions for the account, once per session: every region it can use."""
@@ -219,21 +199,14 @@ def _cli_profile(path: str, name: str | None, *, missing_ok: bool = False) -> Ma
     )
 
 
-def estate(settings: Settings) -> Estate:
-    with _lock:
-        found = settings.state.get("alibaba.estate")
-        if found is None:
-            found = settings.state["alibaba.estate"] = Estate(settings)
-    return found
+estate = Estate.of
+resolve_regions = Estate.resolve_regions
+regions_of = Estate.regions_of
 
 
 def resolve_accounts(request: FetchRequest) -> Sequence[str] | None:
     """The configured accounts, narrowed by accountId (where their IDs are known)."""
     return accounts.narrowed(estate(request.settings).accounts, request)
-
-
-def resolve_regions(request: FetchRequest) -> Sequence[str] | None:
-    return estate(request.settings).configured_regions(request.params["account"])
 
 
 def discover_regions(request: FetchRequest) -> list[str]:
@@ -249,11 +222,3 @@ def identity(account: Account, settings: Settings) -> str | None:
     SDK); the ID is the configured or role-ARN one."""
     estate(settings).cloud_regions(account.name)
     return account.id
-
-
-def regions_of(account: Account, settings: Settings) -> str:
-    """SHOW ACCOUNTS: the configured regions, every region, or the default region."""
-    found = estate(settings)
-    if found.regions is None:
-        return found.default_region_or(account.name, "none configured")
-    return "every region" if ALL_REGIONS in found.regions else ", ".join(found.regions)

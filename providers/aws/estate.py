@@ -32,7 +32,6 @@ from vpnsql_providers.aws.errors import CREDENTIALS_HINT, translated_errors
 ACCOUNT_ID = r"\d{12}"
 ROLE_ARN = r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+"
 ORG_ROLE = "OrganizationAccountAccessRole"
-ALL_REGIONS = "*"
 
 CONFIG = (
     Key(
@@ -73,13 +72,15 @@ _lock = threading.RLock()
 """botocore sessions are not thread-safe: sessions and clients are made under this lock."""
 
 
-class Estate:
-    """A session's AWS accounts and their botocore sessions (kept in `settings.state`)."""
+class Estate(accounts.Estate):
+    """A session's AWS accounts and their botocore sessions."""
+
+    provider = "aws"
+    every_region = "every enabled region"
 
     def __init__(self, settings: Settings) -> None:
-        section = settings.section("aws")
-        self.settings = settings
-        self.regions: list[str] | None = section.get("regions")
+        super().__init__(settings)
+        section = self.section
         self.organization: Mapping[str, Any] | None = section.get("organization")
         self.configured = [_configured(entry, settings) for entry in section.get("accounts", [])]
         if not self.configured and self.organization is None:
@@ -115,13 +116,6 @@ class Estate:
         if known is not None or name in {a.name for a in self.configured}:
             return accounts.find(self.configured, name, "aws")
         return accounts.find(self.all(), name, "aws")
-
-    def where(self, name: str) -> str | None:
-        """How errors name an account: not at all without a config, else `name (id)`."""
-        if self.only_default:
-            return None
-        account = self.account(name)
-        return f"account {name} ({account.id})" if account.id else f"account {name}"
 
     def _list_members(self) -> list[Account]:
         """organizations:ListAccounts with the management credentials: every ACTIVE account,
@@ -280,16 +274,6 @@ class Estate:
             )
         return str(region)
 
-    def configured_regions(self, name: str) -> list[str] | None:
-        """The regions to ask the account in without an API call; None for every enabled one.
-        An account that does not exist fails here, once, before any of its calls."""
-        self.account(name)
-        if self.regions is None:
-            return [self.default_region(name)]
-        if ALL_REGIONS in self.regions:
-            return None
-        return list(self.regions)
-
     def enabled_regions(self, name: str) -> list[str]:
         """ec2:DescribeRegions: the regions the account has enabled (opt-in ones included
         only once opted in), so `regions = ["*"]` never asks a region that would refuse."""
@@ -300,12 +284,6 @@ class Estate:
         with translated_errors(home, "ec2:DescribeRegions", self.where(name)):
             answer = client.describe_regions(AllRegions=False)
         return sorted(r["RegionName"] for r in answer["Regions"])
-
-    def default_region_or(self, name: str, fallback: str) -> str:
-        try:
-            return self.default_region(name)
-        except NotConfigured:
-            return fallback
 
 
 @functools.cache
@@ -325,13 +303,9 @@ def regions() -> frozenset[str]:
     )
 
 
-def estate(settings: Settings) -> Estate:
-    """The session's estate, made on first use."""
-    with _lock:
-        found = settings.state.get("aws.estate")
-        if found is None:
-            found = settings.state["aws.estate"] = Estate(settings)
-    return found
+estate = Estate.of
+resolve_regions = Estate.resolve_regions
+regions_of = Estate.regions_of
 
 
 def _configured(entry: Mapping[str, str], settings: Settings) -> Account:
@@ -387,10 +361,6 @@ def _with_id(account: Account, account_id: str) -> Account:
     return Account(account.provider, account.name, account_id, account.source, account.options)
 
 
-def resolve_regions(request: FetchRequest) -> Sequence[str] | None:
-    return estate(request.settings).configured_regions(_named(request))
-
-
 def discover_regions(request: FetchRequest) -> list[str]:
     return estate(request.settings).enabled_regions(_named(request))
 
@@ -402,11 +372,3 @@ def all_accounts(settings: Settings) -> list[Account]:
 
 def identity(account: Account, settings: Settings) -> str | None:
     return estate(settings).identity(account.name)
-
-
-def regions_of(account: Account, settings: Settings) -> str:
-    """SHOW ACCOUNTS: the configured regions, every enabled one, or the default region."""
-    found = estate(settings)
-    if found.regions is None:
-        return found.default_region_or(account.name, "none configured")
-    return "every enabled region" if ALL_REGIONS in found.regions else ", ".join(found.regions)
