@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -114,3 +115,18 @@ def test_the_docs_describe_every_meta_command() -> None:
     docs = (Path(__file__).resolve().parent.parent / "docs" / "shell.md").read_text()
     for usage in (command.usage for command in COMMANDS.values()):
         assert "`" + usage.replace("|", "\\|") + "`" in docs, usage  # | is escaped in tables
+
+
+def test_banner_says_how_many_accounts_and_regions(sandbox: Any) -> None:
+    from vpnsql.settings import make_settings
+
+    registry = Registry.discover()
+    text = banner(registry, make_settings(registry, config=sandbox.config_path), {}, True)
+    line = next(line for line in text.splitlines() if line.startswith("estate"))
+    assert str(sandbox.config_path) in line
+    assert "aws: an Organization, 2 regions" in line
+    assert "alibaba: 2 accounts, 3 regions" in line
+    plain = banner(registry, make_settings(registry), {}, False)
+    assert (
+        "estate (no config file): " in plain and "aws: the default account, the default " in plain
+    )

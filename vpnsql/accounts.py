@@ -174,6 +174,30 @@ class Estate:
             return None
         return list(self.regions)
 
+    def listed(self) -> tuple[int, bool]:
+        """How many accounts the config names, and whether more come from a listing (an
+        Organization), as far as can be told without a call."""
+        raise NotImplementedError
+
+    @classmethod
+    def summary(cls, settings: Settings) -> str:
+        """`Provider.summary`: the estate in a few words, without any call (the banner)."""
+        found = cls.of(settings)
+        if found.only_default:
+            accounts_ = "the default account"
+        else:
+            count, more = found.listed()
+            accounts_ = f"{count} account{'s' * (count != 1)}" if count else ""
+            if more:
+                accounts_ = f"{accounts_} and an Organization" if count else "an Organization"
+        if found.regions is None:
+            regions = "the default region"
+        elif ALL_REGIONS in found.regions:
+            regions = found.every_region
+        else:
+            regions = f"{len(found.regions)} region{'s' * (len(found.regions) != 1)}"
+        return f"{cls.provider}: {accounts_}, {regions}"
+
     @classmethod
     def resolve_regions(cls, request: FetchRequest) -> Sequence[str] | None:
         """`Param.resolve` of a table's region."""

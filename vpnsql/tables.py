@@ -332,6 +332,8 @@ class Provider:
     identity: Callable[[Account, Settings], str | None] | None = None
     regions: Callable[[Account, Settings], str] | None = None
     """How SHOW ACCOUNTS describes the regions an account is asked in."""
+    summary: Callable[[Settings], str] | None = None
+    """The estate in a few words, without any call, for the shell's banner."""
     prepare: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:

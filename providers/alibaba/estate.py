@@ -76,6 +76,9 @@ class Estate(accounts.Estate):
     def account(self, name: str) -> Account:
         return accounts.find(self.accounts, name, "alibaba")
 
+    def listed(self) -> tuple[int, bool]:
+        return len(self.accounts), False
+
     def profile(self, name: str) -> Mapping[str, Any]:
         """The account's profile entry of the CLI config (empty for the default chain)."""
         account = self.account(name)
@@ -202,6 +205,7 @@ def _cli_profile(path: str, name: str | None, *, missing_ok: bool = False) -> Ma
 estate = Estate.of
 resolve_regions = Estate.resolve_regions
 regions_of = Estate.regions_of
+summary = Estate.summary
 
 
 def resolve_accounts(request: FetchRequest) -> Sequence[str] | None:

@@ -15,5 +15,6 @@ PROVIDER = Provider(
     accounts=estate.all_accounts,
     identity=estate.identity,
     regions=estate.regions_of,
+    summary=estate.summary,
     prepare=prepare,
 )

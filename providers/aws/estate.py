@@ -98,6 +98,9 @@ class Estate(accounts.Estate):
 
     # -- accounts ------------------------------------------------------------------------
 
+    def listed(self) -> tuple[int, bool]:
+        return len(self.configured), self.organization is not None
+
     def known(self) -> list[Account] | None:
         """The accounts, when no API call is needed to know them."""
         return list(self.configured) if self.organization is None else None
@@ -306,6 +309,7 @@ def regions() -> frozenset[str]:
 estate = Estate.of
 resolve_regions = Estate.resolve_regions
 regions_of = Estate.regions_of
+summary = Estate.summary
 
 
 def _configured(entry: Mapping[str, str], settings: Settings) -> Account:

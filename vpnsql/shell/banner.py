@@ -31,6 +31,10 @@ def banner(
             endpoints.append(f"{name} → {override}" if override else f"{name} (the cloud's own)")
     if endpoints:
         lines.append("endpoints: " + ", ".join(endpoints))
+    estate = [p.summary(settings) for p in registry.providers.values() if p.summary is not None]
+    path = settings.config.path
+    where = f"config {path}" if path is not None else "no config file"
+    lines.append(f"estate ({where}): " + "; ".join(estate))
     if sandbox:
         where = environ.get("AWS_ENDPOINT_URL", "local")
         lines.append(
