@@ -81,11 +81,24 @@ def seed(env: dict[str, str], region: str, endpoint_id: str, count: int) -> None
         assert response.status == 200
 
 
+def seed_alibaba(env: dict[str, str], region: str, gateway_id: str, count: int) -> None:
+    """SSL-VPN clients for a gateway (created if missing) through the emulator's seed route."""
+    body = {"region": region, "gateway_id": gateway_id, "count": count, "seed": 1}
+    request = urllib.request.Request(
+        f"{env['VPNSQL_ALIBABA_ENDPOINT']}/_vpnsql/seed", data=json.dumps(body).encode(),
+        method="POST",
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=600) as response:
+        assert response.status == 200
+
+
 @contextmanager
 def using(env: dict[str, str]) -> Iterator[None]:
-    """This process's AWS variables set to `env`'s, for in-process measurements."""
+    """This process's AWS and Alibaba variables set to `env`'s, for in-process measurements."""
     saved = dict(os.environ)
-    os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
+    os.environ.update(
+        {k: v for k, v in env.items() if k.startswith(("AWS_", "ALIBABA_", "VPNSQL_"))}
+    )
     try:
         yield
     finally:
