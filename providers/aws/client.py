@@ -3,8 +3,8 @@
 Clients come from botocore, the layer boto3 is built on (the same credential chain, config
 files and retry modes), without boto3's own import of s3transfer (~0.1 s a one-liner need not
 pay). Each account has a botocore session of its own (see estate.py); clients are made once
-per region under a lock (sessions are not thread-safe, clients are, and the fetcher calls
-from several threads).
+per region under the account's lock (sessions are not thread-safe, clients are, and the
+fetcher calls from several threads).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from vpnsql.accounts import DEFAULT
 from vpnsql.credentials import first_file_mentioning
 from vpnsql.tables import Settings
 from vpnsql_providers.aws.errors import translated_errors
-from vpnsql_providers.aws.estate import _lock, estate
+from vpnsql_providers.aws.estate import estate
 
 
 def client(service: str, region: str, settings: Settings, account: str = DEFAULT) -> Any:
@@ -28,22 +28,26 @@ def client(service: str, region: str, settings: Settings, account: str = DEFAULT
     process (the sessions share a data loader), not once per client.
     """
     found = estate(settings)
-    with _lock:
-        clients = settings.state.setdefault("aws.clients", {})
-        key = (account, service, region)
-        made = clients.get(key)
-        if made is None:
-            with translated_errors(region, account=found.where(account)):
+    key = (account, service, region)
+    clients = settings.state.setdefault("aws.clients", {})
+    made = clients.get(key)
+    if made is not None:
+        return made
+    with translated_errors(region, account=found.where(account)):
+        session = found.session(account)
+        with found.lock(account):
+            made = clients.get(key)
+            if made is None:
                 from botocore.config import Config
 
-                session = found.session(account)
                 mode = session.get_config_variable("retry_mode") or "standard"
                 config = Config(
                     retries={"mode": mode},
                     max_pool_connections=max(10, settings.max_concurrency),
                 )
-                made = session.create_client(service, region_name=region, config=config)
-            clients[key] = made
+                made = clients[key] = session.create_client(
+                    service, region_name=region, config=config
+                )
     return made
 
 

@@ -69,7 +69,7 @@ CONFIG = (
 )  # fmt: skip
 
 _lock = threading.RLock()
-"""botocore sessions are not thread-safe: sessions and clients are made under this lock."""
+"""Guards the estate's dicts; each account has a lock of its own (`Estate.lock`)."""
 
 
 class Estate(accounts.Estate):
@@ -90,6 +90,14 @@ class Estate(accounts.Estate):
         self._members_lock = threading.Lock()
         self._sessions: dict[str, Any] = {}
         self._ids: dict[str, Future[str]] = {}
+        self._locks: dict[str, threading.RLock] = {}
+
+    def lock(self, name: str) -> threading.RLock:
+        """The account's lock: botocore sessions are not thread-safe, so its session and its
+        clients are made under it. One per account, because making a client may assume the
+        account's role (a round trip), which must not hold up the other accounts."""
+        with _lock:
+            return self._locks.setdefault(name, threading.RLock())
 
     @property
     def only_default(self) -> bool:
@@ -126,12 +134,11 @@ class Estate(accounts.Estate):
         taken); the management account uses those credentials, members assume the role."""
         organization = self.organization or {}
         with translated_errors(None, "organizations:ListAccounts"):
-            with _lock:
+            with self.lock(""):  # the Organization's own session
                 session = self._source_session(organization.get("profile"))
                 client = session.create_client("organizations", region_name=_home(session))
             pages = client.get_paginator("list_accounts").paginate()
             listed = [a for page in pages for a in page["Accounts"]]
-            management = client.describe_organization()["Organization"]["MasterAccountId"]
         skip = set(organization.get("skip", []))
         taken = {a.name for a in self.configured} | {a.id for a in self.configured if a.id}
         names = [a["Name"] for a in listed]
@@ -140,6 +147,8 @@ class Estate(accounts.Estate):
             state = entry.get("State") or entry.get("Status")
             if entry["Id"] in skip or entry["Id"] in taken or state != "ACTIVE":
                 continue
+            # arn:aws:organizations::<management account>:account/<organization>/<account>
+            management = entry["Arn"].split(":")[4]
             name = entry["Name"]
             if not accounts.valid_name(name) or name in taken or names.count(name) > 1:
                 name = entry["Id"]
@@ -156,16 +165,17 @@ class Estate(accounts.Estate):
     # -- credentials ---------------------------------------------------------------------
 
     def session(self, name: str) -> Any:
-        """The account's botocore session (made once; call under `_lock`)."""
-        session = self._sessions.get(name)
-        if session is None:
-            account = self.account(name)
-            role = account.options.get("role_arn")
-            if role:
-                session = self._assuming(account, role)
-            else:
-                session = self._source_session(account.options.get("profile") or None)
-            self._sessions[name] = session
+        """The account's botocore session (made once; use it under `lock(name)`)."""
+        account = self.account(name)
+        with self.lock(name):
+            session = self._sessions.get(name)
+            if session is None:
+                role = account.options.get("role_arn")
+                if role:
+                    session = self._assuming(account, role)
+                else:
+                    session = self._source_session(account.options.get("profile") or None)
+                self._sessions[name] = session
         return session
 
     def _source_session(self, profile: str | None) -> Any:
@@ -194,7 +204,7 @@ class Estate(accounts.Estate):
         home = _home(source)
 
         def sts_client(service: str, **kwargs: Any) -> Any:
-            with _lock:
+            with self.lock(account.name):
                 return source.create_client(service, region_name=home, **kwargs)
 
         with translated_errors(None, role, self.where(account.name)):
@@ -221,21 +231,25 @@ class Estate(accounts.Estate):
     def account_id_soon(self, name: str) -> Future[str]:
         with _lock:
             future = self._ids.get(name)
-            if future is None:
+            asked = future is not None
+            if not asked:
                 future = self._ids[name] = Future()
-                account = self.account(name)
-                if account.id:
-                    future.set_result(account.id)
-                else:
-                    threading.Thread(target=self._ask_id, args=(name, future), daemon=True).start()
+        assert future is not None
+        if not asked:
+            account = self.account(name)
+            if account.id:
+                future.set_result(account.id)
+            else:
+                threading.Thread(target=self._ask_id, args=(name, future), daemon=True).start()
         return future
 
     def _ask_id(self, name: str, future: Future[str]) -> None:
         """The ID the credentials carry (AWS_ACCOUNT_ID, SSO, an assumed role's ARN), else
         sts:GetCallerIdentity."""
         try:
-            with _lock:
-                credentials = self.session(name).get_credentials()
+            session = self.session(name)
+            with self.lock(name):
+                credentials = session.get_credentials()
             frozen = credentials.get_frozen_credentials() if credentials is not None else None
             future.set_result(getattr(frozen, "account_id", None) or self.identity(name))
         except BaseException as err:
@@ -243,10 +257,9 @@ class Estate(accounts.Estate):
 
     def identity(self, name: str) -> str:
         """sts:GetCallerIdentity, which any credentials may call: proves them, gives the ID."""
-        with _lock:
-            session = self.session(name)
+        session = self.session(name)
         with translated_errors(None, "sts:GetCallerIdentity", self.where(name)):
-            with _lock:
+            with self.lock(name):
                 client = session.create_client("sts", region_name=_home(session))
             return str(client.get_caller_identity()["Account"])
 
@@ -260,8 +273,9 @@ class Estate(accounts.Estate):
         from botocore.exceptions import ProfileNotFound
 
         try:
-            with _lock:
-                region = self.session(name).get_config_variable("region")
+            session = self.session(name)
+            with self.lock(name):
+                region = session.get_config_variable("region")
         except ProfileNotFound as err:
             raise NotConfigured(
                 str(err), reason="its profile is missing", provider="aws", hint=CREDENTIALS_HINT
