@@ -106,7 +106,9 @@ def _client(kind: str, subscription_id: str, settings: Settings) -> Any:
         clients = settings.state.setdefault("azure.clients", {})
         client = clients.get((kind, subscription_id))
         if client is None:
-            client = clients[(kind, subscription_id)] = _new_client(kind, subscription_id, settings)
+            with translated_errors(subscription_id or None):  # the first token is taken here
+                client = _new_client(kind, subscription_id, settings)
+            clients[(kind, subscription_id)] = client
     return client
 
 
@@ -116,6 +118,9 @@ def _new_client(kind: str, subscription_id: str, settings: Settings) -> Any:
         "base_url": endpoint(),
         "transport": _transport(settings),
         "retry_total": RETRIES,
+        "retry_status": RETRIES,
+        "retry_connect": RETRIES,
+        "retry_read": RETRIES,
         "retry_backoff_factor": RETRY_BACKOFF,
         "retry_backoff_max": RETRY_BACKOFF_MAX,
         "timeout": RETRY_TIMEOUT,
@@ -188,7 +193,7 @@ def _transport(settings: Settings) -> Any:
         from azure.core.pipeline.transport import RequestsTransport
 
         session = requests.Session()
-        size = max(10, settings.max_concurrency)
+        size = max(32, 2 * settings.max_concurrency)  # calls and their polling threads
         adapter = requests.adapters.HTTPAdapter(pool_connections=size, pool_maxsize=size)
         session.mount("https://", adapter)
         transport = settings.state["azure.transport"] = RequestsTransport(

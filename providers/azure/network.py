@@ -45,7 +45,11 @@ DRY_RUN_MESSAGE = "dry run: the gateway exists; Azure has no dry run, so nothing
 
 def _inventory(subscription_id: str, request: FetchRequest) -> list[tuple[str, str, str]]:
     """(resource group, gateway name, location) of every gateway of the subscription, as the
-    resources list spells them, narrowed to the resource group and name the request names."""
+    resources list spells them, narrowed to the resource group and name the request names.
+
+    When nothing here has that name, every gateway is kept: the calls then ask for the named
+    one where it is not, and their "not found" counts as no rows only if the name answered
+    elsewhere (Param.absent), so a name found nowhere is an error, not an empty answer."""
     client = resources(subscription_id, request.settings)
     with translated_errors(subscription_id, "listing virtual network gateways"):
         found = [
@@ -58,7 +62,8 @@ def _inventory(subscription_id: str, request: FetchRequest) -> list[tuple[str, s
         for index, name in ((0, "resourceGroupName"), (1, "virtualNetworkGatewayName"))
         if name in request.params
     }
-    return [entry for entry in found if all(entry[i].lower() == v for i, v in wanted.items())]
+    matching = [entry for entry in found if all(entry[i].lower() == v for i, v in wanted.items())]
+    return matching or found
 
 
 def discover_locations(request: FetchRequest) -> list[str]:
@@ -130,8 +135,8 @@ GATEWAY_COLUMNS = (
 
 def fetch_vpn_client_connections(request: FetchRequest) -> Iterator[list[Row]]:
     """getVpnclientConnectionHealth for one gateway: its connected P2S clients (one answer,
-    no paging). The gateway's GET runs while the operation is polled: its location, not the
-    one the statement named, labels the rows, so a wrong location answers no rows."""
+    no paging). The gateway's GET runs while the operation is polled: a gateway in another
+    location than the one asked has no clients there (no rows, not mislabelled ones)."""
     subscription_id = request.params["subscriptionId"]
     group = request.params["resourceGroupName"]
     name = request.params["virtualNetworkGatewayName"]
@@ -151,9 +156,13 @@ def fetch_vpn_client_connections(request: FetchRequest) -> Iterator[list[Row]]:
             code="IncompleteAnswer",
             target=f"subscription {subscription_id}, {what}",
         )
+    location = str(gateway.get("location"))
+    if location.lower() != request.params["location"].lower():
+        yield []  # the gateway is elsewhere: this location has none of its clients
+        return
     base = {
         "subscriptionId": subscription_id,
-        "location": str(gateway.get("location")),
+        "location": request.params["location"],
         "resourceGroupName": group,
         "virtualNetworkGatewayName": name,
     }

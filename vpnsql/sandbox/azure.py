@@ -363,6 +363,13 @@ class Emulator:
         with self._lock:
             return sum(self._calls.values())
 
+    def clear_injections(self) -> int:
+        """Drop the injected errors not answered yet; how many calls they would have hit."""
+        with self._lock:
+            left = sum(injection.remaining for injection in self._injections)
+            self._injections.clear()
+        return left
+
     def revoke_tokens(self) -> None:
         """Invalidate every issued token, as a revoked or rotated credential would."""
         with self._lock:
