@@ -1,10 +1,9 @@
-"""SELECT over azure.network.*: the real Azure SDKs over HTTPS to the sandbox's Azure emulator."""
+"""SELECT over azure.network.*: the real Azure SDKs over HTTPS to the sandbox's Azure azure."""
 
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -20,16 +19,6 @@ GATEWAYS = "azure.network.virtual_network_gateways"
 HEALTH = "GetVpnclientConnectionHealth"
 
 
-@pytest.fixture
-def emulator(aws_env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    """The sandbox's environment (Azure's included), no AZURE_SUBSCRIPTION_ID of the machine;
-    errors a test injected and did not use are dropped after it."""
-    for name in ("AZURE_SUBSCRIPTION_ID", "VPNSQL_AZURE_POLL_INTERVAL", "VPNSQL_AZURE_SCOPE"):
-        monkeypatch.delenv(name, raising=False)
-    yield aws_env.azure.emulator
-    aws_env.azure.emulator.clear_injections()
-
-
 def failure(session: Session, sql: str) -> ProviderError:
     """The one failed call of a statement (its discovery calls are calls too)."""
     with pytest.raises((ProviderError, FetchFailed)) as caught:
@@ -40,44 +29,16 @@ def failure(session: Session, sql: str) -> ProviderError:
     return caught.value
 
 
-@pytest.fixture
-def session(emulator: Emulator) -> Session:
-    return Session()
-
-
-@pytest.fixture
-def subscription(emulator: Emulator) -> str:
-    """A subscription of the test's own, so discovery sees only what the test made."""
-    return emulator.create_subscription(str(uuid.uuid4()), "test")
-
-
-@pytest.fixture
-def gateway(emulator: Emulator, subscription: str) -> Callable[..., str]:
-    """A P2S gateway in the test's subscription with `count` generated clients; its name."""
-
-    def make(
-        count: int = 0, *, group: str = "rg-test", location: str = "westeurope", **options: Any
-    ) -> str:
-        name = f"vgw-{uuid.uuid4().hex[:8]}"
-        emulator.create_gateway(
-            subscription, group, name, location, p2s=options.pop("p2s", True), **options
-        )
-        emulator.seed_clients(subscription, group, name, count, seed=3)
-        return name
-
-    return make
-
-
 def rows(session: Session, sql: str) -> list[dict[str, Any]]:
     relation = session.sql(sql)
     return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
 
 
 def test_values_are_typed_and_the_public_port_split_off(
-    session: Session, emulator: Emulator, subscription: str, gateway: Callable[..., str]
+    session: Session, azure: Emulator, subscription: str, gateway: Callable[..., str]
 ) -> None:
     name = gateway()
-    emulator.seed_clients(subscription, "rg-test", name, clients=[{
+    azure.seed_clients(subscription, "rg-test", name, clients=[{
         "vpnConnectionId": "IKEv2_1e1cfe59-5c7c-4315-a876-b11fbfdfeed4",
         "vpnConnectionDuration": 900, "vpnConnectionTime": "2019-05-02T22:26:22",
         "publicIpAddress": "167.220.2.232:45522", "privateIpAddress": "192.168.210.2",
@@ -106,7 +67,7 @@ def test_values_are_typed_and_the_public_port_split_off(
 
 
 def test_discovery_asks_every_p2s_gateway_and_no_other(
-    session: Session, emulator: Emulator, subscription: str, gateway: Callable[..., str]
+    session: Session, azure: Emulator, subscription: str, gateway: Callable[..., str]
 ) -> None:
     weu = gateway(3, group="rg-a")
     eus = gateway(2, group="rg-b", location="eastus")
@@ -119,25 +80,25 @@ def test_discovery_asks_every_p2s_gateway_and_no_other(
     assert found == [
         ("eastus", "rg-a", other, 1), ("eastus", "rg-b", eus, 2), ("westeurope", "rg-a", weu, 3),
     ]  # fmt: skip
-    assert [emulator.calls(HEALTH, name) for name in (weu, eus, other, s2s)] == [1, 1, 1, 0]
+    assert [azure.calls(HEALTH, name) for name in (weu, eus, other, s2s)] == [1, 1, 1, 0]
 
 
 def test_every_subscription_the_credential_sees_or_the_configured_one(
-    session: Session, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    session: Session, azure: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sql = f"SELECT DISTINCT subscriptionId FROM {CONNECTIONS} ORDER BY 1"
-    before = emulator.calls("ListSubscriptions")
+    before = azure.calls("ListSubscriptions")
     seen = {row[0] for row in session.sql(sql).fetchall()}
     assert set(DEMO_SUBSCRIPTIONS) <= seen
-    assert emulator.calls("ListSubscriptions") == before + 1
+    assert azure.calls("ListSubscriptions") == before + 1
     production = next(iter(DEMO_SUBSCRIPTIONS))
     monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", production)
     assert Session().sql(sql).fetchall() == [(production,)]
-    assert emulator.calls("ListSubscriptions") == before + 1
+    assert azure.calls("ListSubscriptions") == before + 1
 
 
 def test_a_chain_of_polls_honours_retry_after_not_the_interval(
-    session: Session, emulator: Emulator, subscription: str, gateway: Callable[..., str],
+    session: Session, azure: Emulator, subscription: str, gateway: Callable[..., str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     monkeypatch.setenv("VPNSQL_AZURE_POLL_INTERVAL", "60")
@@ -147,12 +108,12 @@ def test_a_chain_of_polls_honours_retry_after_not_the_interval(
         f"SELECT count(*) FROM {CONNECTIONS} WHERE subscriptionId = '{subscription}'"
     )
     assert count.fetchall() == [(4,)]
-    assert emulator.calls("GetOperationStatus", name) == 3
+    assert azure.calls("GetOperationStatus", name) == 3
     assert time.monotonic() - started < 30  # the 60 s interval was never waited
 
 
 def test_without_retry_after_the_default_interval_is_short(
-    session: Session, emulator: Emulator, subscription: str, gateway: Callable[..., str]
+    session: Session, azure: Emulator, subscription: str, gateway: Callable[..., str]
 ) -> None:
     """The SDK's own default is 30 s between polls: two polls would take a minute."""
     name = gateway(2, polls=2, retry_after=0)
@@ -161,7 +122,7 @@ def test_without_retry_after_the_default_interval_is_short(
         f"SELECT count(*) FROM {CONNECTIONS} WHERE subscriptionId = '{subscription}'"
     )
     assert count.fetchall() == [(2,)]
-    assert emulator.calls("GetOperationStatus", name) == 2
+    assert azure.calls("GetOperationStatus", name) == 2
     assert time.monotonic() - started < 25
 
 
@@ -177,10 +138,10 @@ def test_an_operation_past_its_deadline_is_an_error_naming_the_gateway(
 
 
 def test_an_operation_that_ends_failed_is_an_error_and_the_others_still_answer(
-    emulator: Emulator, subscription: str, gateway: Callable[..., str]
+    azure: Emulator, subscription: str, gateway: Callable[..., str]
 ) -> None:
     good, bad = gateway(2), gateway(3)
-    emulator.inject("OperationFailed", action=HEALTH, gateway=bad)
+    azure.inject("OperationFailed", action=HEALTH, gateway=bad)
     sql = (
         f"SELECT virtualNetworkGatewayName FROM {CONNECTIONS} "
         f"WHERE subscriptionId = '{subscription}'"
@@ -188,18 +149,18 @@ def test_an_operation_that_ends_failed_is_an_error_and_the_others_still_answer(
     error = failure(Session(), sql)
     assert error.code == "VpnClientConnectionHealthFailed"
     assert bad in error.message and subscription in error.message
-    emulator.inject("OperationFailed", action=HEALTH, gateway=bad)
+    azure.inject("OperationFailed", action=HEALTH, gateway=bad)
     partial = Session(allow_partial=True)
     assert {row[0] for row in partial.sql(sql).fetchall()} == {good}
 
 
 def test_a_refused_token_is_an_error_naming_the_subscription(
-    session: Session, emulator: Emulator, subscription: str, gateway: Callable[..., str]
+    session: Session, azure: Emulator, subscription: str, gateway: Callable[..., str]
 ) -> None:
     gateway(1)
     sql = f"SELECT count(*) FROM {CONNECTIONS} WHERE subscriptionId = '{subscription}'"
     assert session.sql(sql).fetchall() == [(1,)]
-    emulator.revoke_tokens()  # the session still holds the token it was given
+    azure.revoke_tokens()  # the session still holds the token it was given
     error = failure(session, sql)
     assert error.code == "InvalidAuthenticationToken"
     assert f"subscription {subscription}" in error.message
@@ -207,7 +168,7 @@ def test_a_refused_token_is_an_error_naming_the_subscription(
 
 
 def test_a_wrong_secret_is_entra_ids_own_error(
-    emulator: Emulator, subscription: str, monkeypatch: pytest.MonkeyPatch
+    azure: Emulator, subscription: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AZURE_CLIENT_SECRET", "not-the-secret")
     error = failure(
@@ -218,10 +179,10 @@ def test_a_wrong_secret_is_entra_ids_own_error(
 
 
 def test_authorization_failed_names_the_gateway_and_the_permission(
-    session: Session, emulator: Emulator, subscription: str, gateway: Callable[..., str]
+    session: Session, azure: Emulator, subscription: str, gateway: Callable[..., str]
 ) -> None:
     name = gateway(1)
-    emulator.inject("AuthorizationFailed", action=HEALTH, gateway=name)
+    azure.inject("AuthorizationFailed", action=HEALTH, gateway=name)
     error = failure(session, f"SELECT * FROM {CONNECTIONS} WHERE subscriptionId = '{subscription}'")
     assert error.code == "AuthorizationFailed"
     assert name in error.message and subscription in error.message
@@ -229,31 +190,31 @@ def test_authorization_failed_names_the_gateway_and_the_permission(
 
 
 def test_throttling_with_retry_after_is_absorbed(
-    session: Session, emulator: Emulator, subscription: str, gateway: Callable[..., str]
+    session: Session, azure: Emulator, subscription: str, gateway: Callable[..., str]
 ) -> None:
     name = gateway(5)
-    emulator.inject("TooManyRequests", count=2, action=HEALTH, gateway=name)
+    azure.inject("TooManyRequests", count=2, action=HEALTH, gateway=name)
     sql = f"SELECT count(*) FROM {CONNECTIONS} WHERE subscriptionId = '{subscription}'"
     assert session.sql(sql).fetchall() == [(5,)]
-    assert emulator.calls(HEALTH, name) == 3
+    assert azure.calls(HEALTH, name) == 3
 
 
 def test_server_errors_on_post_are_retried_a_bounded_number_of_times(
-    session: Session, emulator: Emulator, subscription: str, gateway: Callable[..., str],
+    session: Session, azure: Emulator, subscription: str, gateway: Callable[..., str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     from vpnsql_providers.azure import client
 
     monkeypatch.setattr(client, "RETRY_BACKOFF", 0.01)
     name = gateway(2)
-    emulator.inject("InternalServerError", count=2, action=HEALTH, gateway=name)
+    azure.inject("InternalServerError", count=2, action=HEALTH, gateway=name)
     sql = f"SELECT count(*) FROM {CONNECTIONS} WHERE subscriptionId = '{subscription}'"
     assert Session().sql(sql).fetchall() == [(2,)]
-    emulator.inject("ServiceUnavailable", count=50, action=HEALTH, gateway=name)
-    before = emulator.calls(HEALTH, name)
+    azure.inject("ServiceUnavailable", count=50, action=HEALTH, gateway=name)
+    before = azure.calls(HEALTH, name)
     error = failure(Session(), sql)
     assert error.code == "ServiceUnavailable"
-    assert emulator.calls(HEALTH, name) - before == client.RETRIES + 1
+    assert azure.calls(HEALTH, name) - before == client.RETRIES + 1
 
 
 def test_a_gateway_named_nowhere_is_an_error_not_an_empty_answer(
@@ -283,12 +244,12 @@ def test_a_gateway_named_in_the_wrong_location_answers_no_rows(
 
 
 def test_gateways_of_a_subscription_across_pages(
-    session: Session, emulator: Emulator, subscription: str, gateway: Callable[..., str],
+    session: Session, azure: Emulator, subscription: str, gateway: Callable[..., str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     names = sorted(gateway(group=f"rg-{i % 2}") for i in range(5))
     s2s = gateway(group="rg-0", p2s=False)
-    monkeypatch.setattr(emulator, "page_size", 2)  # nextLink pages, each needing api-version
+    monkeypatch.setattr(azure, "page_size", 2)  # nextLink pages, each needing api-version
     found = rows(session, f"SELECT * FROM {GATEWAYS} WHERE subscriptionId = '{subscription}'")
     assert sorted(r["name"] for r in found) == sorted([*names, s2s])
     by_name = {r["name"]: r for r in found}

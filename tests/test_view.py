@@ -117,7 +117,7 @@ def test_default_regions_when_the_where_clause_names_none(session: Session) -> N
     from vpnsql.sandbox.alibaba import DEMO_GATEWAYS
 
     counts = dict(session.sql(f"SELECT provider, count(*) FROM {VIEW} GROUP BY ALL").fetchall())
-    regions = session.sql(f"SELECT DISTINCT provider, region FROM {VIEW} ORDER BY 1").fetchall()
+    regions = session.sql(f"SELECT DISTINCT provider, region FROM {VIEW} ORDER BY 1, 2").fetchall()
     azure = sorted({g.location for g in azure_demo.DEMO_GATEWAYS if g.clients})
     assert regions == [("alibaba", os.environ["ALIBABA_CLOUD_REGION_ID"]),
                        ("aws", os.environ["AWS_DEFAULT_REGION"]),
