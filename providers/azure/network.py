@@ -267,9 +267,7 @@ DISCONNECT = Method(
     ),
     function=disconnect,
     columns=(
-        Column("subscriptionId", "VARCHAR", "The subscription of the gateway."),
-        Column("resourceGroupName", "VARCHAR", "The resource group of the gateway."),
-        Column("virtualNetworkGatewayName", "VARCHAR", "The gateway."),
+        *(column for column in GATEWAY_COLUMNS if column.name != "location"),
         Column("vpnConnectionId", "VARCHAR", "The connection asked to disconnect."),
         Column("vpnUserName", "VARCHAR", "For DELETE, the selected connection's user."),
         Column(
