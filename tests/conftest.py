@@ -97,7 +97,8 @@ def azure(aws_env: Any) -> Iterator[Any]:
 @pytest.fixture
 def subscription(azure: Any) -> str:
     """An Azure subscription of the test's own, so discovery sees only what the test made."""
-    return azure.create_subscription(str(uuid.uuid4()), "test")
+    subscription_id = str(uuid.uuid4())
+    return azure.create_subscription(subscription_id, f"test-{subscription_id[:8]}")
 
 
 @pytest.fixture

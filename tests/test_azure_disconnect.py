@@ -125,7 +125,8 @@ def test_the_view_maps_azure_rows_by_the_assumed_direction(
     from datetime import datetime
 
     assert row == {
-        "provider": "azure", "region": "westeurope", "endpointId": name,
+        "provider": "azure", "account": f"test-{subscription[:8]}", "accountId": subscription,
+        "region": "westeurope", "endpointId": name,
         "connectionId": "OVPN_9d3c2b1a-0000-4000-8000-000000000001",
         "identity": "zoe@contoso.com", "privateIp": "172.16.9.2", "publicIp": "203.0.113.7",
         "status": "active", "connectedAt": datetime(2026, 11, 24, 1, 2, 3), "endedAt": None,

@@ -56,6 +56,7 @@ def test_values_are_typed_and_the_public_port_split_off(
         "ingressBytesTransferred": 33420, "egressBytesTransferred": 12_345_678_901,
         "ingressPacketsTransferred": 558, "egressPacketsTransferred": 557,
         "maxBandwidth": 240000000, "maxPacketsPerSecond": 4,
+        "account": f"test-{subscription[:8]}", "accountId": subscription,
         "subscriptionId": subscription, "location": "westeurope",
         "resourceGroupName": "rg-test", "virtualNetworkGatewayName": name,
     }  # fmt: skip

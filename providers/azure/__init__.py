@@ -1,8 +1,8 @@
 """The Azure provider: declarations only here; the Azure SDKs are imported when a table is read."""
 
 from vpnsql.tables import Provider
-from vpnsql_providers.azure import network
-from vpnsql_providers.azure.client import credential_source
+from vpnsql_providers.azure import estate, network
+from vpnsql_providers.azure.client import credential_source, prepare
 
 PROVIDER = Provider(
     name="azure",
@@ -10,4 +10,8 @@ PROVIDER = Provider(
     tables=network.TABLES,
     credentials=credential_source,
     view_branches=network.VIEW_BRANCHES,
+    config=estate.CONFIG,
+    accounts=estate.all_accounts,
+    identity=estate.identity,
+    prepare=prepare,
 )

@@ -65,6 +65,14 @@ PERMISSION_HINT = (
 _lock = threading.Lock()
 
 
+def prepare() -> None:
+    """Import the SDKs a first Azure call needs (about 0.4 s), off the critical path."""
+    import azure.identity
+    import azure.mgmt.network
+    import azure.mgmt.resource.resources
+    import azure.mgmt.resource.subscriptions  # noqa: F401
+
+
 def credential_source(environ: Mapping[str, str], settings: Settings) -> str | None:
     """Where DefaultAzureCredential would find credentials, as far as can be seen without
     importing the SDK or calling anything (no secret is read)."""
@@ -124,7 +132,7 @@ def _new_client(kind: str, subscription_id: str, settings: Settings) -> Any:
         "retry_backoff_factor": RETRY_BACKOFF,
         "retry_backoff_max": RETRY_BACKOFF_MAX,
         "timeout": RETRY_TIMEOUT,
-        "polling_interval": poll_interval(),
+        "polling_interval": poll_interval(settings),
     }
     scope = os.environ.get(SCOPE_VARIABLE)
     if scope:
@@ -160,25 +168,29 @@ def endpoint() -> str:
     return url.rstrip("/")
 
 
-def poll_interval() -> float:
-    return _seconds(POLL_INTERVAL_VARIABLE, POLL_INTERVAL)
+def poll_interval(settings: Settings) -> float:
+    """VPNSQL_AZURE_POLL_INTERVAL, else `poll_interval` of the config's [azure] section."""
+    return _seconds(settings, POLL_INTERVAL_VARIABLE, "poll_interval", POLL_INTERVAL)
 
 
-def operation_timeout() -> float:
-    return _seconds(OPERATION_TIMEOUT_VARIABLE, OPERATION_TIMEOUT)
+def operation_timeout(settings: Settings) -> float:
+    """VPNSQL_AZURE_OPERATION_TIMEOUT, else `operation_timeout` of the [azure] section."""
+    return _seconds(settings, OPERATION_TIMEOUT_VARIABLE, "operation_timeout", OPERATION_TIMEOUT)
 
 
-def _seconds(variable: str, default: float) -> float:
+def _seconds(settings: Settings, variable: str, key: str, default: float) -> float:
     text = os.environ.get(variable)
-    if not text:
+    configured = settings.section("azure").get(key)
+    if not text and configured is None:
         return default
     try:
-        value = float(text)
+        value = float(text) if text else float(configured)
     except ValueError:
         value = -1.0
     if not 0 < value < 86_400:
+        name = variable if text else f"{key} in the [azure] section"
         raise ProviderError(
-            f"{variable} must be a number of seconds above 0, not {text!r}",
+            f"{name} must be a number of seconds above 0, not {text or configured!r}",
             provider="azure",
             code="InvalidSetting",
         )
@@ -329,11 +341,12 @@ class OperationTimedOut(Exception):
     """A long-running operation still ran when its deadline came."""
 
 
-def bounded_polling(what: str) -> Any:
-    """ARM polling that honours Retry-After, falls back to POLL_INTERVAL when Azure sends
-    none, and gives up at the operation deadline (the SDK would poll forever)."""
-    deadline = time.monotonic() + operation_timeout()
-    return _polling_class()(poll_interval(), deadline=deadline, what=what)
+def bounded_polling(what: str, settings: Settings) -> Any:
+    """ARM polling that honours Retry-After, falls back to the poll interval when Azure
+    sends none, and gives up at the operation deadline (the SDK would poll forever)."""
+    timeout = operation_timeout(settings)
+    deadline = time.monotonic() + timeout
+    return _polling_class()(poll_interval(settings), deadline=deadline, what=what, timeout=timeout)
 
 
 @cache
@@ -341,16 +354,15 @@ def _polling_class() -> type:
     from azure.mgmt.core.polling.arm_polling import ARMPolling
 
     class BoundedPolling(ARMPolling):  # type: ignore[misc]
-        def __init__(self, interval: float, *, deadline: float, what: str) -> None:
+        def __init__(self, interval: float, *, deadline: float, what: str, timeout: float) -> None:
             super().__init__(interval)
             self._deadline = deadline
             self._what = what
+            self._limit = timeout  # not _timeout: ARMPolling keeps its poll interval there
 
         def _sleep(self, delay: float) -> None:
             if time.monotonic() + delay > self._deadline:
-                raise OperationTimedOut(
-                    f"{self._what} was still running after {operation_timeout():g} s"
-                )
+                raise OperationTimedOut(f"{self._what} was still running after {self._limit:g} s")
             super()._sleep(delay)
 
     return BoundedPolling

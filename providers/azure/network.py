@@ -16,9 +16,11 @@ and is polled, honouring its Retry-After, for as long as Azure takes (often many
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from vpnsql import accounts
 from vpnsql.errors import ParamError, ProviderError
 from vpnsql.tables import (
     Column,
@@ -37,10 +39,39 @@ from vpnsql_providers.azure.client import (
     resources,
     translated_errors,
 )
-from vpnsql_providers.azure.subscriptions import SUBSCRIPTION_ID
+from vpnsql_providers.azure.estate import (
+    SUBSCRIPTION_ID,
+    discover_accounts,
+    resolve_accounts,
+    subscription,
+)
 
 GATEWAY_TYPE = "Microsoft.Network/virtualNetworkGateways"
 DRY_RUN_MESSAGE = "dry run: the gateway exists; Azure has no dry run, so nothing was disconnected"
+
+
+ACCOUNT, _ACCOUNT_ID = accounts.params(
+    resolve_accounts, discover_accounts, SUBSCRIPTION_ID, "3f2a8b1c-4d5e-4f60-8a7b-9c0d1e2f3a01"
+)
+ACCOUNT_ID = replace(
+    _ACCOUNT_ID,
+    description="Only these subscriptions are asked (subscriptionId is the same column).",
+    aliases=("subscriptionId",),
+)
+ACCOUNT_COLUMNS = (
+    *accounts.columns("The subscription ID."),
+    Column("subscriptionId", "VARCHAR", "The subscription ID, under the API's name."),
+)
+
+
+def _account_values(request: FetchRequest) -> Row:
+    """The values of ACCOUNT_COLUMNS for a request's rows."""
+    subscription_id = subscription(request)
+    return {
+        "account": request.params["account"],
+        "accountId": subscription_id,
+        "subscriptionId": subscription_id,
+    }
 
 
 def _inventory(subscription_id: str, request: FetchRequest) -> list[tuple[str, str, str]]:
@@ -68,21 +99,21 @@ def _inventory(subscription_id: str, request: FetchRequest) -> list[tuple[str, s
 
 def discover_locations(request: FetchRequest) -> list[str]:
     """The locations that hold a gateway of the subscription."""
-    inventory = _inventory(request.params["subscriptionId"], request)
+    inventory = _inventory(subscription(request), request)
     return sorted({location for _, _, location in inventory})
 
 
 def discover_resource_groups(request: FetchRequest) -> list[str]:
     """The resource groups that hold a gateway in the location."""
     location = request.params["location"].lower()
-    inventory = _inventory(request.params["subscriptionId"], request)
+    inventory = _inventory(subscription(request), request)
     groups = {group.lower(): group for group, _, where in inventory if where.lower() == location}
     return sorted(groups.values())
 
 
 def discover_gateways(request: FetchRequest) -> list[str]:
     """The resource group's gateways in the location that have point-to-site configured."""
-    subscription_id, group = request.params["subscriptionId"], request.params["resourceGroupName"]
+    subscription_id, group = subscription(request), request.params["resourceGroupName"]
     client = network(subscription_id, request.settings)
     with translated_errors(subscription_id, f"resource group {group}"):
         gateways = list(client.virtual_network_gateways.list(group))
@@ -126,7 +157,6 @@ GATEWAY_NAME = Param(
     discover=discover_gateways,
 )
 GATEWAY_COLUMNS = (
-    Column("subscriptionId", "VARCHAR", "The subscription of the gateway."),
     Column("location", "VARCHAR", "The Azure location (region) of the gateway."),
     Column("resourceGroupName", "VARCHAR", "The resource group of the gateway."),
     Column("virtualNetworkGatewayName", "VARCHAR", "The name of the virtual network gateway."),
@@ -137,14 +167,14 @@ def fetch_vpn_client_connections(request: FetchRequest) -> Iterator[list[Row]]:
     """getVpnclientConnectionHealth for one gateway: its connected P2S clients (one answer,
     no paging). The gateway's GET runs while the operation is polled: a gateway in another
     location than the one asked has no clients there (no rows, not mislabelled ones)."""
-    subscription_id = request.params["subscriptionId"]
+    subscription_id = subscription(request)
     group = request.params["resourceGroupName"]
     name = request.params["virtualNetworkGatewayName"]
     what = f"gateway {group}/{name}"
     operations = network(subscription_id, request.settings).virtual_network_gateways
     with translated_errors(subscription_id, what):
         poller = operations.begin_get_vpnclient_connection_health(
-            group, name, polling=bounded_polling(f"the health call of {what}")
+            group, name, polling=bounded_polling(f"the health call of {what}", request.settings)
         )
         gateway = operations.get(group, name)
         result = poller.result()
@@ -161,7 +191,7 @@ def fetch_vpn_client_connections(request: FetchRequest) -> Iterator[list[Row]]:
         yield []  # the gateway is elsewhere: this location has none of its clients
         return
     base = {
-        "subscriptionId": subscription_id,
+        **_account_values(request),
         "location": request.params["location"],
         "resourceGroupName": group,
         "virtualNetworkGatewayName": name,
@@ -219,7 +249,7 @@ def disconnect(call: MethodCall) -> list[Row]:
                 group,
                 name,
                 {"vpnConnectionIds": ids},
-                polling=bounded_polling(f"the disconnect on {what}"),
+                polling=bounded_polling(f"the disconnect on {what}", call.settings),
             ).result()
     base = {
         "subscriptionId": subscription_id,
@@ -267,6 +297,7 @@ DISCONNECT = Method(
     ),
     function=disconnect,
     columns=(
+        Column("subscriptionId", "VARCHAR", "The subscription of the gateway."),
         *(column for column in GATEWAY_COLUMNS if column.name != "location"),
         Column("vpnConnectionId", "VARCHAR", "The connection asked to disconnect."),
         Column("vpnUserName", "VARCHAR", "For DELETE, the selected connection's user."),
@@ -326,9 +357,10 @@ VPN_CLIENT_CONNECTIONS = Table(
             "maxBandwidth", "BIGINT", "The connection's maximum bandwidth, as Azure reports it."
         ),
         Column("maxPacketsPerSecond", "BIGINT", "The connection's highest packet rate per second."),
+        *ACCOUNT_COLUMNS,
         *GATEWAY_COLUMNS,
     ),
-    params=(SUBSCRIPTION_ID, LOCATION, RESOURCE_GROUP, GATEWAY_NAME),
+    params=(ACCOUNT, ACCOUNT_ID, LOCATION, RESOURCE_GROUP, GATEWAY_NAME),
     fetch=fetch_vpn_client_connections,
     methods=(DISCONNECT,),
     examples=(
@@ -363,7 +395,7 @@ VPN_CLIENT_CONNECTIONS = Table(
 def fetch_virtual_network_gateways(request: FetchRequest) -> Iterator[list[Row]]:
     """The subscription's gateways: the resource groups that hold one (the resources list,
     unless the statement names them), then each group's gateways with their properties."""
-    subscription_id = request.params["subscriptionId"]
+    subscription_id = subscription(request)
     named = request.filters.get("resourceGroupName")
     groups = (
         list(named) if named else [group for group, _, _ in _inventory(subscription_id, request)]
@@ -372,10 +404,10 @@ def fetch_virtual_network_gateways(request: FetchRequest) -> Iterator[list[Row]]
     for group in {g.lower(): g for g in groups}.values():
         with translated_errors(subscription_id, f"resource group {group}"):
             gateways = list(client.virtual_network_gateways.list(group))
-        yield [_gateway(dict(item), subscription_id, group) for item in gateways]
+        yield [{**_gateway(dict(item), group), **_account_values(request)} for item in gateways]
 
 
-def _gateway(record: dict[str, Any], subscription_id: str, group: str) -> Row:
+def _gateway(record: dict[str, Any], group: str) -> Row:
     properties = record.get("properties") or {}
     configuration = properties.get("vpnClientConfiguration") or {}
     pool = (configuration.get("vpnClientAddressPool") or {}).get("addressPrefixes")
@@ -394,7 +426,6 @@ def _gateway(record: dict[str, Any], subscription_id: str, group: str) -> Row:
         "vpnAuthenticationTypes": configuration.get("vpnAuthenticationTypes"),
         "provisioningState": properties.get("provisioningState"),
         "id": record.get("id"),
-        "subscriptionId": subscription_id,
     }
 
 
@@ -437,10 +468,11 @@ VIRTUAL_NETWORK_GATEWAYS = Table(
         ),
         Column("provisioningState", "VARCHAR", "Succeeded, Updating, Deleting or Failed."),
         Column("id", "VARCHAR", "The gateway's resource ID."),
-        Column("subscriptionId", "VARCHAR", "The subscription of the gateway."),
+        *ACCOUNT_COLUMNS,
     ),
     params=(
-        SUBSCRIPTION_ID,
+        ACCOUNT,
+        ACCOUNT_ID,
         Param(
             "resourceGroupName",
             "Pushed down: only these resource groups are listed.",
@@ -467,6 +499,8 @@ def as_client_connection(row: Row) -> Row:
     clients only (active), and Azure keeps no end time."""
     return {
         "provider": "azure",
+        "account": row["account"],
+        "accountId": row["accountId"],
         "region": row["location"],
         "endpointId": row["virtualNetworkGatewayName"],
         "connectionId": row["vpnConnectionId"],
@@ -485,7 +519,12 @@ VIEW_BRANCHES = (
     ViewBranch(
         view=CLIENT_CONNECTIONS_VIEW,
         table=VPN_CLIENT_CONNECTIONS,
-        params={"region": "location", "endpointId": "virtualNetworkGatewayName"},
+        params={
+            "account": "account",
+            "accountId": "accountId",
+            "region": "location",
+            "endpointId": "virtualNetworkGatewayName",
+        },
         row=as_client_connection,
     ),
 )

@@ -18,7 +18,7 @@ Microsoft Entra ID (what MSAL asks, with ``AZURE_AUTHORITY_HOST`` set to this se
 Azure Resource Manager (``Authorization: Bearer`` checked on every call, ``api-version``
 required, ``nextLink`` paging that keeps the query, api-version included):
 
-* ``GET /subscriptions``;
+* ``GET /subscriptions`` and ``GET /subscriptions/{s}``;
 * ``GET /subscriptions/{s}/resources`` with ``$filter=resourceType eq '...'``;
 * ``GET /subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Network/
   virtualNetworkGateways[/{name}]``;
@@ -84,6 +84,7 @@ NOT_FOUND_FIX = "For more details please go to https://aka.ms/ARMResourceNotFoun
 ACTIONS = (
     "Token",
     "ListSubscriptions",
+    "GetSubscription",
     "ListResources",
     "ListVirtualNetworkGateways",
     "GetVirtualNetworkGateway",
@@ -424,6 +425,9 @@ class Emulator:
             self._count("ListSubscriptions", "")
             return self._list_subscriptions(request)
         subscription_id = parts[1] if len(parts) > 1 else ""
+        if len(parts) == 2 and method == "GET":
+            self._count("GetSubscription", subscription_id)
+            return self._get_subscription(request, subscription_id)
         if lowered[2:] == ["resources"] and method == "GET":
             self._count("ListResources", subscription_id)
             self._check_subscription(subscription_id)
@@ -615,7 +619,16 @@ class Emulator:
                 f"The subscription '{subscription_id}' could not be found.",
             )
 
-    def _list_subscriptions(self, request: Request) -> Answer:
+    def _get_subscription(self, request: Request, subscription_id: str) -> Answer:
+        self._check_subscription(subscription_id)
+        found = [
+            item
+            for item in self._list_subscriptions(request, every=True).body["value"]
+            if item["subscriptionId"].lower() == subscription_id.lower()
+        ]
+        return Answer(200, found[0])
+
+    def _list_subscriptions(self, request: Request, every: bool = False) -> Answer:
         with self._lock:
             items = [
                 {
@@ -634,7 +647,7 @@ class Emulator:
                 }
                 for sid, name in self._subscriptions.items()
             ]
-        return self._page(request, items)
+        return Answer(200, {"value": items}) if every else self._page(request, items)
 
     def _list_resources(self, request: Request, subscription_id: str) -> Answer:
         wanted = _resource_type_filter(request.query.get("$filter"))
