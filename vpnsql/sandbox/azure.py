@@ -1119,8 +1119,12 @@ def start(
     latency: float = 0.0,
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> AzureServer:
-    """Serve a new emulator over HTTPS on a loopback port (0: the OS picks one) from a thread."""
+    """Serve a new emulator over HTTPS on a loopback port (0: the OS picks one) from a thread.
+    The demo subscriptions exist even without demo data (empty): the sandbox's config file
+    names them as accounts."""
     emulator = Emulator(latency=latency, page_size=page_size)
+    for subscription_id, name in DEMO_SUBSCRIPTIONS.items():  # the sandbox config names them
+        emulator.create_subscription(subscription_id, name)
     if demo:
         load_demo(emulator)
     hosts = [host, "127.0.0.1", "localhost"] if host not in ("0.0.0.0", "::") else ["127.0.0.1"]
