@@ -167,16 +167,17 @@ def test_a_view_delete_ends_sessions_on_each_cloud_and_names_the_untermnable(
     with pytest.raises(Cancelled):
         Session(confirm=refuse).sql(f"DELETE FROM {VIEW} WHERE {where}")
     assert seen[0].count == 2 and {r["identity"] for r in seen[0].rows} == {"bob"}
+    assert {r["provider"] for r in seen[0].rows} == {"aws", "azure"}  # whose, on which cloud
     assert azure.calls(CALL, name) == 0
 
     session = Session(confirm=lambda preview: True)
     relation = session.sql(f"DELETE FROM {VIEW} WHERE {where}")
     outcome = {row[0]: row for row in relation.fetchall()}
     assert set(outcome) == {"aws", "azure", "alibaba"}
-    assert outcome["azure"][3:6] == ("OVPN_9d3c2b1a-0000-4000-8000-0000000000b1", "bob",
+    assert outcome["azure"][4:7] == ("OVPN_9d3c2b1a-0000-4000-8000-0000000000b1", "bob",
                                      "disconnected")  # fmt: skip
-    assert outcome["aws"][4:6] == ("bob", "terminating") and outcome["aws"][6] is None
-    assert outcome["alibaba"][6].startswith("not terminable")
+    assert outcome["aws"][5:7] == ("bob", "terminating") and outcome["aws"][7] is None
+    assert outcome["alibaba"][7].startswith("not terminable")
     assert session.last_failed == 1  # the Alibaba session is not silently skipped
     left = session.sql(f"SELECT provider, identity FROM {VIEW} WHERE {where} AND status = 'active'")
     assert sorted(left.fetchall()) == [("alibaba", "bob")]

@@ -317,6 +317,7 @@ DISCONNECT = Method(
     ),
     flags=("DryRun",),
     delete=_connected,
+    preview=("vpnUserName", "publicIpAddress", "vpnConnectionTime", "vpnConnectionId"),
 )
 
 VPN_CLIENT_CONNECTIONS = Table(
