@@ -12,12 +12,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import azure_p2s  # not azure.py: this directory is on sys.path and would shadow the Azure SDK
 import coldstart
 import estate
 import fanout
 import volume
 
-BENCHMARKS = ("volume", "fanout", "coldstart", "estate")
+BENCHMARKS = ("volume", "fanout", "coldstart", "estate", "azure")
 
 
 def main() -> int:
@@ -26,7 +27,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=100_000, help="volume: connections")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement")
     parser.add_argument(
-        "--latency", type=float, default=0.15, help="fan-out, estate: seconds per call"
+        "--latency", type=float, default=0.15, help="fan-out, estate, azure: seconds per call"
     )
     parser.add_argument(
         "--no-cli-loop", action="store_true", help="estate: skip the sequential AWS CLI loop"
@@ -42,6 +43,8 @@ def main() -> int:
         summary |= coldstart.main(args.repeat)
     if "estate" in chosen:
         summary |= estate.main(args.repeat, args.latency, not args.no_cli_loop)
+    if "azure" in chosen:
+        summary |= azure_p2s.main(args.repeat, args.latency)
     print("\nsummary")
     for name, value in summary.items():
         print(f"  {name:<28} {value:8.2f}")

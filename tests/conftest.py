@@ -40,10 +40,21 @@ def sandbox() -> Iterator[Any]:
     running.stop()
 
 
+AZURE_SETTINGS = (
+    "AZURE_SUBSCRIPTION_ID",
+    "VPNSQL_AZURE_POLL_INTERVAL",
+    "VPNSQL_AZURE_OPERATION_TIMEOUT",
+    "VPNSQL_AZURE_SCOPE",
+)
+
+
 @pytest.fixture
 def aws_env(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Point boto3 at the sandbox and hide the machine's own AWS configuration."""
+    """Point the SDKs at the sandbox (its Azure emulator too) and hide the machine's own AWS
+    and Azure configuration."""
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_EC2", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    for name in AZURE_SETTINGS:
         monkeypatch.delenv(name, raising=False)
     for name, value in sandbox.env().items():
         monkeypatch.setenv(name, value)
@@ -72,5 +83,35 @@ def new_endpoint(sandbox: Any) -> Callable[..., str]:
         endpoint_id = f"cvpn-endpoint-{uuid.uuid4().hex[:17]}"
         seed_connections(region, endpoint_id, count, connections=connections, **options)
         return endpoint_id
+
+    return make
+
+
+@pytest.fixture
+def azure(aws_env: Any) -> Iterator[Any]:
+    """The sandbox's Azure emulator; errors a test injected and did not use are dropped."""
+    yield aws_env.azure.emulator
+    aws_env.azure.emulator.clear_injections()
+
+
+@pytest.fixture
+def subscription(azure: Any) -> str:
+    """An Azure subscription of the test's own, so discovery sees only what the test made."""
+    subscription_id = str(uuid.uuid4())
+    return azure.create_subscription(subscription_id, f"test-{subscription_id[:8]}")
+
+
+@pytest.fixture
+def gateway(azure: Any, subscription: str) -> Callable[..., str]:
+    """A P2S gateway in the test's subscription with `count` generated clients; its name."""
+
+    def make(
+        count: int = 0, *, group: str = "rg-test", location: str = "westeurope", **options: Any
+    ) -> str:
+        name = f"vgw-{uuid.uuid4().hex[:8]}"
+        p2s = options.pop("p2s", True)
+        azure.create_gateway(subscription, group, name, location, p2s=p2s, **options)
+        azure.seed_clients(subscription, group, name, count, seed=3)
+        return name
 
     return make

@@ -124,7 +124,11 @@ def test_show_accounts_lists_the_estate_with_each_status(estate: Session) -> Non
     assert set(found) == {
         ("aws", "management"), ("aws", "prod"), ("aws", "research"),
         ("alibaba", "cn-main"), ("alibaba", "partner"),
+        ("azure", "contoso-prod"), ("azure", "contoso-dev"),
     }  # fmt: skip
+    assert found[("azure", "contoso-dev")][2:] == (
+        "3f2a8b1c-4d5e-4f60-8a7b-9c0d1e2f3a02", "config", None, "ok",
+    )  # fmt: skip
     assert found[("aws", "prod")][2:] == (
         PROD_ACCOUNT_ID,
         "organization",
@@ -156,21 +160,26 @@ def test_the_view_answers_for_every_account_of_both_clouds(estate: Session) -> N
     assert [(p, a) for p, a, _ in rows] == [
         ("alibaba", "cn-main"), ("alibaba", "partner"),
         ("aws", "management"), ("aws", "prod"), ("aws", "research"),
+        ("azure", "contoso-dev"), ("azure", "contoso-prod"),
     ]  # fmt: skip
     named = estate.sql(f"SELECT DISTINCT provider FROM {VIEW} WHERE account = 'partner'")
     assert named.fetchall() == [("alibaba",)]  # 'partner' is no AWS account: not an error
 
 
 def test_a_view_that_could_ask_no_cloud_is_an_error(
-    aws_env: Any, monkeypatch: pytest.MonkeyPatch
+    aws_env: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     for name in ("AWS_DEFAULT_REGION", "ALIBABA_CLOUD_REGION_ID"):
         monkeypatch.delenv(name)
     monkeypatch.setenv("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "true")
+    for name in ("AZURE_TOKEN_CREDENTIALS", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AZURE_CONFIG_DIR", str(tmp_path))  # no az login either
     with pytest.raises(NothingToAsk, match="no cloud could be asked") as caught:
         vpnsql.connect().sql(f"SELECT * FROM {VIEW}")
     assert "aws skipped: no default region configured" in caught.value.message
     assert "alibaba skipped: no default region configured" in caught.value.message
+    assert "azure skipped: no credentials configured" in caught.value.message
 
 
 @pytest.mark.parametrize(

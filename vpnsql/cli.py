@@ -424,7 +424,7 @@ def _maybe_sandbox(enabled: bool) -> Iterator[None]:
     with sandboxed() as running:
         print(
             f"vpnsql: using the sandbox (AWS at {running.endpoint_url}, "
-            f"Alibaba at {running.alibaba.url})",
+            f"Alibaba at {running.alibaba.url}, Azure at {running.azure.url})",
             file=sys.stderr,
         )
         yield

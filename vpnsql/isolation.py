@@ -27,6 +27,13 @@ LEAKY_VARIABLES = (
     "ALIBABA_CLOUD_ROLE_ARN",
     "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
     "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
+    "AZURE_SUBSCRIPTION_ID",
+    "AZURE_CLIENT_CERTIFICATE_PATH",
+    "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+    "AZURE_USERNAME",
+    "AZURE_PASSWORD",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "VPNSQL_AZURE_SCOPE",
 )
 """Real-cloud settings that would override or ride along with the sandbox's own."""
 
@@ -62,6 +69,7 @@ def isolated_env(env: dict[str, str]) -> dict[str, str]:
     ALIBABA_CLOUD_REGION_ID)."""
     return {
         **env,
+        "AZURE_CONFIG_DIR": os.devnull,
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "ALIBABA_CLOUD_CREDENTIALS_FILE": os.devnull,

@@ -18,13 +18,13 @@ import duckdb
 from vpnsql import estate, explain, hints, planner, statements
 from vpnsql.commands import Describe, Exec, Show
 from vpnsql.config import Config
-from vpnsql.engine import Engine, StagedCall
+from vpnsql.engine import Engine, StagedCall, qualified
 from vpnsql.errors import QueryError
 from vpnsql.fetch import FetchCache, FetchStats, run_calls
 from vpnsql.registry import Registry
 from vpnsql.settings import make_settings
 from vpnsql.statements import Confirm, Outcome
-from vpnsql.tables import Column, Settings
+from vpnsql.tables import Column, Settings, Table
 
 if TYPE_CHECKING:
     from vpnsql.sandbox import Sandbox
@@ -127,6 +127,11 @@ class Session:
                 rows = self.engine.rows(action.select.text)
             else:
                 return self.engine.sql(statement.text, hold=bool(statement.tables))
+        if action.method is None:  # a cross-cloud view: each row's own cloud ends it
+            outcome = statements.run_view_delete(
+                action.table, action.branches, rows, self._rows_of, self.settings, self.confirm
+            )
+            return self._outcome(outcome)
         targets = statements.delete_targets(action.method, rows)
         outcome = statements.run_delete(
             action.method, action.table, targets, self.settings, self.confirm
@@ -205,6 +210,10 @@ class Session:
                 statement.text, self.registry, self.settings, resolved
             )
         return statement
+
+    def _rows_of(self, table: Table) -> list[dict[str, object]]:
+        """What this statement fetched into a virtual table."""
+        return self.engine.rows(f"SELECT * FROM {qualified(table)}")
 
     def _outcome(self, outcome: Outcome) -> duckdb.DuckDBPyRelation:
         self.last_failed = outcome.failed

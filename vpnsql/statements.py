@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from vpnsql.commands import Describe, Exec, Show
 from vpnsql.errors import Cancelled, ConfirmationRequired, ProviderError
 from vpnsql.registry import Registry
-from vpnsql.tables import ROLES, Column, Method, MethodCall, Row, Settings, Table
+from vpnsql.tables import ROLES, Column, Method, MethodCall, Row, Settings, Table, ViewBranch
 
 PREVIEW_ROWS = 10
 
@@ -241,20 +241,105 @@ def run_delete(
     )
     if not confirm(preview):
         raise Cancelled("nothing was terminated")
-
-    def one(target: Target) -> tuple[list[Row], bool]:
-        args, selected = target
-        try:
-            rows, failed = method.function(MethodCall(args, settings)), False
-        except ProviderError as err:
-            rows, failed = [_failure_row(method, args, err)], True
-        return [_completed(method, row, selected) for row in rows], failed
-
-    workers = max(1, min(settings.max_concurrency, len(targets)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(one, targets))
-    rows = [row for result, _ in results for row in result]
+    results = _call_all([(method, args) for args, _ in targets], settings)
+    rows = [
+        _completed(method, row, selected)
+        for (result, _), (_, selected) in zip(results, targets, strict=True)
+        for row in result
+    ]
     return Outcome(method.columns, rows, sum(failed for _, failed in results))
+
+
+ViewBranchMethod = tuple[str, ViewBranch, Method | None]
+"""A cloud of a cross-cloud view: its name, its branch, and the method that ends one of its
+sessions (None: the cloud has no such API)."""
+
+VIEW_KEYS = ("provider", "account", "region", "endpointId", "connectionId", "identity")
+VIEW_DELETE_COLUMNS = (
+    _text("provider", "The cloud."),
+    _text("account", "The account (Azure: subscription) of the endpoint or gateway."),
+    _text("region", "The region of the endpoint or gateway."),
+    _text("endpointId", "The endpoint or gateway."),
+    _text("connectionId", "The connection."),
+    _text("identity", "Whose session it was."),
+    _text("currentStatus", "The connection's status after the call, as the cloud says it."),
+    _text("message", "NULL when it worked; the error, or why the session cannot be ended."),
+)
+
+
+def run_view_delete(
+    view: Table,
+    branches: Sequence[ViewBranchMethod],
+    selected: Sequence[Row],
+    table_rows: Callable[[Table], list[Row]],
+    settings: Settings,
+    confirm: Confirm,
+) -> Outcome:
+    """A DELETE on a cross-cloud view: each selected row ends through its own cloud's method
+    (one call per target), with the row of the cloud's table it came from (`table_rows`
+    reads what the statement fetched) giving the method's arguments. A session on a cloud
+    that cannot end one is a failed row saying so, never silently skipped."""
+    clouds = {provider: (branch, method) for provider, branch, method in branches}
+    sources: dict[str, dict[tuple[object, ...], Row]] = {}
+    refused: list[Row] = []
+    planned: list[tuple[Method, Mapping[str, object], Row]] = []
+    for row in selected:
+        provider = str(row["provider"])
+        branch, method = clouds[provider]
+        if method is None or row["connectionId"] is None:
+            refused.append(_view_result(row, None, f"not terminable: {provider} has no API "
+                                        "that ends one client's session"))  # fmt: skip
+            continue
+        if provider not in sources:
+            sources[provider] = {
+                _view_key(branch.row(source)): source for source in table_rows(branch.table)
+            }
+        source = sources[provider].get(_view_key(row))
+        args = method.delete(source) if source is not None and method.delete else None
+        if args is not None:
+            planned.append((method, args, row))
+    if planned:
+        shown = planned[:PREVIEW_ROWS]
+        who = [{key: row[key] for key in VIEW_KEYS} for _, _, row in shown]
+        preview = Preview(view.name, len(planned), who, [dict(args) for _, args, _ in shown])
+        if not confirm(preview):
+            raise Cancelled("nothing was terminated")
+    results = _call_all([(method, args) for method, args, _ in planned], settings)
+    rows = [
+        _view_result(row, result.get("currentStatus"), result.get("message"))
+        for (outcome, _), (_, _, row) in zip(results, planned, strict=True)
+        for result in outcome
+    ]
+    failed = len(refused) + sum(failed for _, failed in results)
+    return Outcome(VIEW_DELETE_COLUMNS, refused + rows, failed)
+
+
+def _view_key(row: Row) -> tuple[object, ...]:
+    return tuple(row.get(key) for key in ("account", "endpointId", "connectionId"))
+
+
+def _view_result(row: Row, status: object, message: object) -> Row:
+    return {**{k: row.get(k) for k in VIEW_KEYS}, "currentStatus": status, "message": message}
+
+
+def _call_all(
+    calls: Sequence[tuple[Method, Mapping[str, object]]], settings: Settings
+) -> list[tuple[list[Row], bool]]:
+    """Every method call, concurrently: its result rows and whether it failed (a failure is
+    one row carrying the error, so one failed call hides no other)."""
+
+    def one(call: tuple[Method, Mapping[str, object]]) -> tuple[list[Row], bool]:
+        method, args = call
+        try:
+            return method.function(MethodCall(args, settings)), False
+        except ProviderError as err:
+            return [_failure_row(method, args, err)], True
+
+    if not calls:
+        return []
+    workers = max(1, min(settings.max_concurrency, len(calls)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, calls))
 
 
 def _completed(method: Method, row: Row, selected: Row) -> Row:

@@ -19,13 +19,21 @@ CLIENT_CONNECTIONS = Table(
     resource="client_connections",
     description=(
         "One row per VPN client connection on any cloud (AWS Client VPN, Alibaba Cloud "
-        "SSL-VPN), with one meaning per column."
+        "SSL-VPN, Azure VPN Gateway point-to-site), with one meaning per column."
     ),
     columns=(
-        Column("provider", "VARCHAR", "The cloud: aws or alibaba."),
-        *accounts.columns("The cloud's account ID (AWS: 12 digits; NULL where not known)."),
-        Column("region", "VARCHAR", "The region of the endpoint or gateway."),
-        Column("endpointId", "VARCHAR", "The Client VPN endpoint (AWS) or VPN gateway (Alibaba)."),
+        Column("provider", "VARCHAR", "The cloud: aws, alibaba or azure."),
+        *accounts.columns(
+            "The cloud's account ID (AWS: 12 digits; Azure: the subscription ID; NULL where not "
+            "known)."
+        ),
+        Column("region", "VARCHAR", "The region (Azure: location) of the endpoint or gateway."),
+        Column(
+            "endpointId",
+            "VARCHAR",
+            "The Client VPN endpoint (AWS), VPN gateway ID (Alibaba) or virtual network "
+            "gateway name (Azure).",
+        ),
         Column("connectionId", "VARCHAR", "The connection's ID; NULL on Alibaba, which has none."),
         Column("identity", "VARCHAR", "The user name, else the certificate's common name."),
         Column("privateIp", "VARCHAR", "The address assigned to the client inside the VPN."),
@@ -33,7 +41,8 @@ CLIENT_CONNECTIONS = Table(
         Column(
             "status",
             "VARCHAR",
-            "active for a live connection (AWS active, Alibaba online), else the cloud's word.",
+            "active for a live connection (AWS active, Alibaba online, every Azure row), else "
+            "the cloud's word.",
         ),
         Column("connectedAt", "TIMESTAMP", "When the connection was established (UTC)."),
         Column("endedAt", "TIMESTAMP", "When it ended (UTC); NULL while active or unknown."),
@@ -76,11 +85,14 @@ CLIENT_CONNECTIONS = Table(
         "-- who is connected right now, on any cloud\n"
         "SELECT provider, region, identity, privateIp, connectedAt\n"
         "FROM vpn.client_connections WHERE status = 'active' ORDER BY connectedAt;",
-        "-- top talkers across both clouds and several regions\n"
+        "-- top talkers across clouds and several regions\n"
         "SELECT provider, identity, sum(bytesFromClient + bytesToClient) AS bytes\n"
         "FROM vpn.client_connections\n"
-        "WHERE region IN ('us-east-1', 'eu-west-1', 'cn-hangzhou', 'eu-central-1')\n"
+        "WHERE region IN ('us-east-1', 'eu-west-1', 'cn-hangzhou', 'westeurope')\n"
         "GROUP BY ALL ORDER BY bytes DESC LIMIT 10;",
+        "-- end a user's sessions wherever they are (AWS terminate, Azure disconnect; an\n"
+        "-- Alibaba session is reported as not terminable)\n"
+        "DELETE FROM vpn.client_connections WHERE identity = 'alice.mueller';",
     ),
 )
 

@@ -33,11 +33,15 @@ class Call:
 
 @dataclass(frozen=True)
 class Delete:
-    """`DELETE FROM table WHERE ...`: run `method` for each active row `select` returns."""
+    """`DELETE FROM table WHERE ...`: run `method` for each active row `select` returns.
+
+    On a cross-cloud view `method` is None and `branches` names each cloud's branch and the
+    method that ends one of its sessions (None where the cloud has none)."""
 
     table: Table
-    method: Method
+    method: Method | None
     select: Statement
+    branches: tuple[tuple[str, ViewBranch, Method | None], ...] = ()
 
 
 @dataclass(frozen=True)

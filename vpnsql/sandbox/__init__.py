@@ -1,21 +1,24 @@
-"""Local sandbox: a moto server with EC2 Client VPN plus an Alibaba Cloud VPC emulator.
+"""Local sandbox: a moto server with EC2 Client VPN, an Alibaba Cloud VPC emulator and an Azure
+(Entra ID + Resource Manager) emulator.
 
 ``start()`` serves moto on a loopback port from a background thread (one server thread per
 request, so concurrent fan-out really runs concurrently) and, by default, loads the demo
 data of :mod:`vpnsql.sandbox.demo`.  Beside it, on a port of its own, runs the Alibaba
-Cloud emulator of :mod:`vpnsql.sandbox.alibaba` (``Sandbox.alibaba``).  Point boto3, the
-AWS CLI and vpnsql at both with ``Sandbox.env()``.
+Cloud emulator of :mod:`vpnsql.sandbox.alibaba` (``Sandbox.alibaba``), and on a third, over
+HTTPS, the Azure emulator of :mod:`vpnsql.sandbox.azure` (``Sandbox.azure``).  Point boto3,
+the AWS CLI, the Azure SDKs and vpnsql at all three with ``Sandbox.env()``.
 
 Besides moto's own routes the server answers ``POST /_vpnsql/seed`` (see
 :mod:`vpnsql.sandbox.aws`), ``POST /_vpnsql/inject`` (``inject_aws_error`` over HTTP) and
 ``GET /_vpnsql/calls`` (the calls served per account and Action, as ``aws_calls``) and
 ``POST /_vpnsql/member`` (another member account of the Organization).
-``latency`` adds that many seconds to every AWS and Alibaba API request (not to the admin
-routes), for benchmarking concurrent fan-out.
+``latency`` adds that many seconds to every AWS, Alibaba and Azure API request (not to the
+admin routes), for benchmarking concurrent fan-out.
 
 All sandboxes in one process share moto's state: ``reset()`` wipes it (as does
 ``POST /moto-api/reset``), and ``start(demo=True)`` reloads the demo endpoints afresh.
-Each sandbox has Alibaba state of its own (``Sandbox.alibaba.emulator``).
+Each sandbox has Alibaba and Azure state of its own (``Sandbox.alibaba.emulator``,
+``Sandbox.azure.emulator``).
 This package imports moto, so import it only when a sandbox is wanted.
 """
 
@@ -43,6 +46,8 @@ from werkzeug.wrappers import Request, Response
 from .alibaba import AlibabaServer
 from .alibaba import start as start_alibaba
 from .aws import DEFAULT_ACCOUNT_ID, create_endpoint, reset, seed_connections, seed_from_json
+from .azure import AzureServer
+from .azure import start as start_azure
 from .demo import load as load_demo
 from .estate import add_member, config_text, load_organization
 from .ports import listen
@@ -64,7 +69,8 @@ ADMIN_PREFIX = "/_vpnsql/"
 
 @dataclass(frozen=True)
 class Sandbox:
-    """A running sandbox: the AWS server at ``endpoint_url`` and ``alibaba``; ``stop()`` both.
+    """A running sandbox: the AWS server at ``endpoint_url``, ``alibaba`` and ``azure``;
+    ``stop()`` stops all three.
 
     ``config_path`` is a vpnsql config file for the sandbox's estate (the Organization's
     accounts, two Alibaba accounts), written with the Alibaba profiles it names into a
@@ -76,6 +82,7 @@ class Sandbox:
     _thread: threading.Thread = field(repr=False, compare=False)
     alibaba: AlibabaServer = field(compare=False)
     config_path: Path = field(compare=False)
+    azure: AzureServer = field(compare=False)
 
     def env(self) -> dict[str, str]:
         """Environment that points AWS SDKs, the AWS CLI and vpnsql at this sandbox."""
@@ -86,6 +93,7 @@ class Sandbox:
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ACCOUNT_ID": DEFAULT_ACCOUNT_ID,
             **self.alibaba.env(),
+            **self.azure.env(),
         }
 
     def stop(self) -> None:
@@ -93,6 +101,7 @@ class Sandbox:
         self._thread.join()
         self._server.server_close()
         self.alibaba.stop()
+        self.azure.stop()
         shutil.rmtree(self.config_path.parent, ignore_errors=True)
 
 
@@ -105,8 +114,9 @@ def start(
     alibaba_port: int = 0,
 ) -> Sandbox:
     """Start moto with Client VPN on a loopback port in a background thread, and the Alibaba
-    emulator on `alibaba_port`; seed demo data if asked. A port of 0 lets the OS pick a free
-    one (no probe-then-bind race); a port in use is a SandboxError."""
+    emulator on `alibaba_port` and the Azure emulator on a free port; seed demo data if
+    asked. A port of 0 lets the OS pick a free one (no probe-then-bind race); a port in use
+    is a SandboxError."""
     if latency < 0:
         raise ValueError("latency must be >= 0")
     moto_app: WSGIApp = _injecting(DomainDispatcherApplication(create_backend_app))
@@ -135,9 +145,15 @@ def start(
     except BaseException:
         server.server_close()
         raise
+    try:
+        azure = start_azure(host=host, demo=demo, latency=latency)
+    except BaseException:
+        alibaba.stop()
+        server.server_close()
+        raise
     netloc = f"[{host}]" if ":" in host else host
     config = _write_config(alibaba)
-    return Sandbox(f"http://{netloc}:{port}", server, thread, alibaba, config)
+    return Sandbox(f"http://{netloc}:{port}", server, thread, alibaba, config, azure)
 
 
 def _write_config(alibaba: AlibabaServer) -> Path:

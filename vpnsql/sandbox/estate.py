@@ -26,6 +26,9 @@ from moto.sts.responses import TokenResponse
 
 from .alibaba import ACCOUNT_ID as ALIBABA_ACCOUNT_ID
 from .aws import DEFAULT_ACCOUNT_ID
+from .azure import DEMO_SUBSCRIPTIONS
+
+AZURE_PRODUCTION, AZURE_DEVELOPMENT = DEMO_SUBSCRIPTIONS
 
 MANAGEMENT_ACCOUNT_ID = DEFAULT_ACCOUNT_ID
 MANAGEMENT_NAME = "management"
@@ -144,7 +147,8 @@ _install()
 
 
 def config_text(alibaba_profiles: Path) -> str:
-    """The sandbox's config file: the Organization in two regions, two Alibaba accounts."""
+    """The sandbox's config file: the Organization in two regions, two Alibaba accounts, the
+    two Azure demo subscriptions."""
     regions = ", ".join(f'"{region}"' for region in AWS_REGIONS)
     return f"""# vpnsql's sandbox estate: see docs/estate.md for what each key means.
 [aws]
@@ -166,4 +170,12 @@ account_id = "{ALIBABA_ACCOUNT_ID}"
 name = "partner"
 profile = "sandbox-partner"
 profile_file = "{alibaba_profiles}"
+
+[[azure.accounts]]
+name = "contoso-prod"
+subscription_id = "{AZURE_PRODUCTION}"
+
+[[azure.accounts]]
+name = "contoso-dev"
+subscription_id = "{AZURE_DEVELOPMENT}"
 """
