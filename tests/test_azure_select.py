@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from vpnsql.errors import ProviderError
+from vpnsql.errors import ProviderError, VpnsqlError
 from vpnsql.fetch import FetchFailed
 from vpnsql.sandbox.azure import DEMO_GATEWAYS, DEMO_SUBSCRIPTIONS, Emulator
 from vpnsql.session import Session
@@ -275,3 +275,22 @@ def test_the_demo_is_what_the_docs_say(session: Session) -> None:
         f"SELECT DISTINCT split_part(vpnConnectionId, '_', 1) FROM {CONNECTIONS} ORDER BY 1"
     ).fetchall()
     assert prefixes == [("IKEv2",), ("OVPN",)]
+
+
+def test_a_location_azure_does_not_have_is_an_error_not_zero_rows(
+    session: Session, subscription: str, gateway: Callable[..., str]
+) -> None:
+    """A real location without gateways is no rows; a typo is an error with the nearest."""
+    gateway(2)
+    where = f"subscriptionId = '{subscription}'"
+    assert (
+        rows(session, f"SELECT * FROM {CONNECTIONS} WHERE {where} AND location = 'japaneast'") == []
+    )
+    with pytest.raises(VpnsqlError, match="'westeurop' is not a location of Azure") as caught:
+        session.sql(f"SELECT * FROM {CONNECTIONS} WHERE {where} AND location = 'westeurop'")
+    assert "westeurope" in (caught.value.hint or "")
+
+
+def test_the_view_with_a_region_no_cloud_has_is_an_error(session: Session) -> None:
+    with pytest.raises(VpnsqlError, match="mars"):
+        session.sql("SELECT * FROM vpn.client_connections WHERE region = 'mars'")

@@ -15,6 +15,7 @@ and is polled, honouring its Retry-After, for as long as Azure takes (often many
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -37,6 +38,7 @@ from vpnsql_providers.azure.client import (
     bounded_polling,
     network,
     resources,
+    subscription_client,
     translated_errors,
 )
 from vpnsql_providers.azure.estate import (
@@ -62,6 +64,10 @@ ACCOUNT_COLUMNS = (
     *accounts.columns("The subscription ID."),
     Column("subscriptionId", "VARCHAR", "The subscription ID, under the API's name."),
 )
+
+
+UNKNOWN_LOCATION = "LocationNotFound"
+"""vpnsql's code for a location the subscription's locations list does not have."""
 
 
 def _account_values(request: FetchRequest) -> Row:
@@ -104,11 +110,39 @@ def discover_locations(request: FetchRequest) -> list[str]:
 
 
 def discover_resource_groups(request: FetchRequest) -> list[str]:
-    """The resource groups that hold a gateway in the location."""
+    """The resource groups that hold a gateway in the location. None there is no rows, unless
+    the subscription has no such location at all: then it is an error, never zero rows (the
+    view asks Azure only for locations another cloud did not answer for)."""
     location = request.params["location"].lower()
-    inventory = _inventory(subscription(request), request)
+    subscription_id = subscription(request)
+    inventory = _inventory(subscription_id, request)
     groups = {group.lower(): group for group, _, where in inventory if where.lower() == location}
+    if not groups:
+        _check_location(subscription_id, location, request)
     return sorted(groups.values())
+
+
+def _check_location(subscription_id: str, location: str, request: FetchRequest) -> None:
+    """subscriptions:locations (once per subscription): a location Azure does not have."""
+    key = ("azure.locations", subscription_id)
+    known = request.settings.state.get(key)
+    if known is None:
+        client = subscription_client(request.settings)
+        with translated_errors(subscription_id, "listing locations"):
+            known = request.settings.state[key] = [
+                str(item.name) for item in client.subscriptions.list_locations(subscription_id)
+            ]
+    if location in known:
+        return
+    close = difflib.get_close_matches(location, known, n=3, cutoff=0.6)
+    raise ProviderError(
+        f"'{location}' is not a location of Azure",
+        provider="azure",
+        code=UNKNOWN_LOCATION,
+        account=f"subscription {subscription_id}",
+        region=location,
+        hint=f"nearest: {', '.join(close)}" if close else f"locations: {', '.join(known)}",
+    )
 
 
 def discover_gateways(request: FetchRequest) -> list[str]:
@@ -134,6 +168,7 @@ LOCATION = Param(
     required=True,
     pattern=r"[a-z][a-z0-9]*",
     example="westeurope",
+    absent=frozenset({UNKNOWN_LOCATION}),
     discover=discover_locations,
 )
 RESOURCE_GROUP = Param(

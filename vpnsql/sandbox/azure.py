@@ -428,6 +428,10 @@ class Emulator:
         if len(parts) == 2 and method == "GET":
             self._count("GetSubscription", subscription_id)
             return self._get_subscription(request, subscription_id)
+        if lowered[2:] == ["locations"] and method == "GET":
+            self._count("ListLocations", subscription_id)
+            self._check_subscription(subscription_id)
+            return self._page(request, [_location(subscription_id, name) for name in LOCATIONS])
         if lowered[2:] == ["resources"] and method == "GET":
             self._count("ListResources", subscription_id)
             self._check_subscription(subscription_id)
@@ -1135,3 +1139,25 @@ def start(
     url_host = "127.0.0.1" if host in ("0.0.0.0", "::") else server.netloc.rsplit(":", 1)[0]
     url = f"https://{url_host}:{server.server_port}"
     return AzureServer(url, emulator, str(authority.ca_file), server, thread)
+
+
+LOCATIONS = (
+    "eastus", "eastus2", "westus", "westus2", "westus3", "centralus", "northcentralus",
+    "southcentralus", "canadacentral", "brazilsouth", "northeurope", "westeurope", "uksouth",
+    "ukwest", "francecentral", "germanywestcentral", "switzerlandnorth", "norwayeast",
+    "swedencentral", "polandcentral", "italynorth", "uaenorth", "southafricanorth",
+    "centralindia", "southeastasia", "eastasia", "japaneast", "japanwest", "koreacentral",
+    "australiaeast", "australiasoutheast",
+)  # fmt: skip
+"""What a subscription's locations list answers: Azure's public locations (the emulator's)."""
+
+
+def _location(subscription_id: str, name: str) -> dict[str, Any]:
+    return {
+        "id": f"/subscriptions/{subscription_id}/locations/{name}",
+        "name": name,
+        "type": "Region",
+        "displayName": name,
+        "regionalDisplayName": name,
+        "metadata": {"regionType": "Physical", "regionCategory": "Recommended"},
+    }
