@@ -119,7 +119,7 @@ def start(
     is a SandboxError."""
     if latency < 0:
         raise ValueError("latency must be >= 0")
-    moto_app: WSGIApp = _injecting(DomainDispatcherApplication(create_backend_app))
+    moto_app: WSGIApp = _injecting(_by_service(DomainDispatcherApplication(create_backend_app)))
     if latency:
         moto_app = _delayed(moto_app, latency)
     listening = listen(host, port, "AWS")
@@ -177,6 +177,34 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
+
+
+FAST_SERVICES = frozenset({"ec2", "sts", "organizations", "logs", "iam"})
+"""Services whose signing name is moto's backend name: their requests skip moto's dispatch."""
+
+
+def _by_service(dispatch: WSGIApp) -> WSGIApp:
+    """Send a signed request straight to its service's moto app.
+
+    moto's dispatcher works out the service of every request (host, headers, body) under one
+    process-wide lock; at 64 calls in flight that lock, not the services, was the sandbox's
+    limit. A signed request names its service in its credential scope
+    (`Credential=KEY/DATE/REGION/SERVICE/aws4_request`); anything else goes the long way."""
+    apps: dict[str, WSGIApp] = {}
+    lock = threading.Lock()
+
+    def by_service(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        scope = environ.get("HTTP_AUTHORIZATION", "").partition("Credential=")[2].split("/")
+        service = scope[3] if len(scope) > 4 else None
+        if service not in FAST_SERVICES:
+            return dispatch(environ, start_response)
+        app = apps.get(service)
+        if app is None:
+            with lock:
+                app = apps.get(service) or apps.setdefault(service, create_backend_app(service))
+        return app(environ, start_response)
+
+    return by_service
 
 
 def _delayed(app: WSGIApp, latency: float) -> WSGIApp:
