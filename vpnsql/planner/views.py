@@ -10,6 +10,7 @@ from vpnsql.errors import ParamError
 from vpnsql.planner.calls import calls_for, matches_nothing, merge
 from vpnsql.planner.constraints import Reference, accepts
 from vpnsql.planner.model import Call
+from vpnsql.planner.ranges import default_notice
 from vpnsql.registry import Registry
 from vpnsql.tables import Table, ViewBranch
 
@@ -101,7 +102,9 @@ def sql_view_calls(view: Table, references: list[Reference], *, pushdown: bool) 
         )
         for reference in references
     ]
-    return calls_for(source, translated, pushdown=pushdown)
+    calls = calls_for(source, translated, pushdown=pushdown)
+    notice = default_notice(view)  # in the view's words: its columns, not the source's
+    return [replace(call, notice=notice) if call.notice else call for call in calls]
 
 
 def view_sources(table: Table) -> tuple[Table, ...]:

@@ -329,18 +329,23 @@ class _Parser:
         return self._tokens[self._next - 1]
 
     def disjunction(self) -> Callable[[Any], bool]:
-        parts = [self.conjunction()]
-        while self.peek() == "||":
-            self._take()
-            parts.append(self.conjunction())
-        return parts[0] if len(parts) == 1 else lambda doc: any(p(doc) for p in parts)
+        return self._chain("||", self.conjunction, any)
 
     def conjunction(self) -> Callable[[Any], bool]:
-        parts = [self.atom()]
-        while self.peek() == "&&":
+        return self._chain("&&", self.atom, all)
+
+    def _chain(
+        self,
+        operator: str,
+        operand: Callable[[], Callable[[Any], bool]],
+        combine: Callable[[Iterator[bool]], bool],
+    ) -> Callable[[Any], bool]:
+        """Operands joined by `operator`, combined by any (`||`) or all (`&&`)."""
+        parts = [operand()]
+        while self.peek() == operator:
             self._take()
-            parts.append(self.atom())
-        return parts[0] if len(parts) == 1 else lambda doc: all(p(doc) for p in parts)
+            parts.append(operand())
+        return parts[0] if len(parts) == 1 else lambda doc: combine(p(doc) for p in parts)
 
     def atom(self) -> Callable[[Any], bool]:
         kind, text = self._take()
