@@ -338,6 +338,27 @@ def test_without_a_lower_bound_the_last_day_is_read_and_said(
     )
 
 
+def test_no_pushdown_on_the_command_line_gives_the_same_answer(aws_env: Any) -> None:
+    sql = (
+        f"SELECT count(*), count(DISTINCT connectionId) FROM {LOGS} "
+        f"{where(DEMO_ENDPOINT_ID, 'eventTime >= now()::TIMESTAMP - INTERVAL 3 DAY')} "
+        "AND username IN ('alice.ng', 'bob.ng')"
+    )
+    answers = [
+        subprocess.run(
+            [sys.executable, "-m", "vpnsql.cli", *flags, "-o", "csv", "--no-header", "-e", sql],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ),
+            timeout=120,
+        )
+        for flags in ([], ["--no-pushdown"])
+    ]
+    assert [a.returncode for a in answers] == [0, 0], [a.stderr for a in answers]
+    assert answers[0].stdout == answers[1].stdout
+    assert int(answers[0].stdout.split(",")[0]) > 0
+
+
 # ---------------------------------------------------------------------------- filter pushdown
 
 MINE = [spec for spec in DEMO_ENDPOINTS if spec.account_id == DEFAULT_ACCOUNT_ID]
