@@ -140,7 +140,8 @@ def fetch_connection_logs(request: FetchRequest) -> Iterator[list[Row]]:
     }
 
     def typed(events: list[dict[str, Any]]) -> list[Row]:
-        steering = {"region": region, "account": account, "accountId": account_id.result()}
+        with translated_errors(region, None, where):  # the ID may need STS, which may fail
+            steering = {"region": region, "account": account, "accountId": account_id.result()}
         return [{**_row(event, group, region, where), **steering} for event in events]
 
     reader = _Reader(
