@@ -16,9 +16,10 @@ import azure_p2s  # not azure.py: this directory is on sys.path and would shadow
 import coldstart
 import estate
 import fanout
+import logs
 import volume
 
-BENCHMARKS = ("volume", "fanout", "coldstart", "estate", "azure")
+BENCHMARKS = ("volume", "fanout", "coldstart", "estate", "azure", "logs", "logs-memory")
 
 
 def main() -> int:
@@ -31,6 +32,9 @@ def main() -> int:
     )
     parser.add_argument(
         "--no-cli-loop", action="store_true", help="estate: skip the sequential AWS CLI loop"
+    )
+    parser.add_argument(
+        "--log-events", type=int, default=1_000_000, help="logs-memory: entries to read"
     )
     args = parser.parse_args()
     chosen = args.only or BENCHMARKS
@@ -45,6 +49,10 @@ def main() -> int:
         summary |= estate.main(args.repeat, args.latency, not args.no_cli_loop)
     if "azure" in chosen:
         summary |= azure_p2s.main(args.repeat, args.latency)
+    if "logs" in chosen:
+        summary |= logs.main(args.repeat)
+    if "logs-memory" in chosen:
+        summary |= logs.memory(args.log_events)
     print("\nsummary")
     for name, value in summary.items():
         print(f"  {name:<28} {value:8.2f}")

@@ -52,7 +52,13 @@ AZURE_SETTINGS = (
 def aws_env(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Point the SDKs at the sandbox (its Azure emulator too) and hide the machine's own AWS
     and Azure configuration."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_EC2", "AWS_REGION"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL_EC2",
+        "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+        "AWS_REGION",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name in AZURE_SETTINGS:
         monkeypatch.delenv(name, raising=False)

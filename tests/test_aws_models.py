@@ -1,5 +1,5 @@
-"""The EC2 model slice: what it keeps, that it is cached, and that a cache it cannot write
-costs nothing but time. Real botocore models, no network."""
+"""The model slices (EC2, CloudWatch Logs): what they keep, that they are cached, and that a
+cache it cannot write costs nothing but time. Real botocore models, no network."""
 
 from __future__ import annotations
 
@@ -29,14 +29,19 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "vpnsql" / "botocore"
 
 
-def test_the_slice_has_the_operations_and_every_shape_they_reach(cache: Path) -> None:
-    model = SlimLoader().load_service_model("ec2", "service-2")
-    assert sorted(model["operations"]) == sorted(OPERATIONS)
+@pytest.mark.parametrize(
+    ("service", "shape"), [("ec2", "ClientVpnConnection"), ("logs", "FilteredLogEvent")]
+)
+def test_the_slice_has_the_operations_and_every_shape_they_reach(
+    cache: Path, service: str, shape: str
+) -> None:
+    model = SlimLoader().load_service_model(service, "service-2")
+    assert sorted(model["operations"]) == sorted(OPERATIONS[service])
     assert references(model) <= set(model["shapes"])  # closed: nothing dangles
-    assert "ClientVpnConnection" in model["shapes"]
+    assert shape in model["shapes"]
     assert "documentation" not in json.dumps(model)
     full = botocore.session.Session().get_component("data_loader")
-    whole = full.load_service_model("ec2", "service-2")
+    whole = full.load_service_model(service, "service-2")
     assert model["metadata"] == whole["metadata"]
     for name, shape in model["shapes"].items():  # every kept shape means what botocore's does
         assert shape.get("members", {}).keys() == whole["shapes"][name].get("members", {}).keys()
@@ -73,7 +78,7 @@ def test_an_unwritable_cache_still_gives_the_model(
     blocked.write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
     model = SlimLoader().load_service_model("ec2", "service-2")
-    assert sorted(model["operations"]) == sorted(OPERATIONS)
+    assert sorted(model["operations"]) == sorted(OPERATIONS["ec2"])
     assert list(tmp_path.iterdir()) == [blocked]
 
 

@@ -87,3 +87,10 @@ def test_a_value_that_does_not_fit_is_a_clear_error(
     with pytest.raises(QueryError, match=f"cannot load {CONNECTIONS.name}") as caught:
         Engine().load(CONNECTIONS, [{"connectionId": "c", "ingressBytes": 2**64 - 1}])
     assert "UNNEST" not in caught.value.message and "declared type" in (caught.value.hint or "")
+
+
+def test_duckdb_draws_no_progress_bar_on_stdout() -> None:
+    """It would land in the data of a long query's output (DuckDB's default is on)."""
+    engine = Engine()
+    setting = engine.connection.sql("SELECT current_setting('enable_progress_bar')")
+    assert setting.fetchall() == [(False,)]

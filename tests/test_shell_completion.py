@@ -39,7 +39,7 @@ def test_a_partial_table_name_completes_to_the_table(vocabulary: Vocabulary) -> 
 
 def test_table_names_complete_one_segment_at_a_time(vocabulary: Vocabulary) -> None:
     assert texts("SELECT * FROM a", vocabulary) == ["aws"]
-    assert texts("SELECT * FROM aws.", vocabulary) == ["aws.ec2_api"]
+    assert texts("SELECT * FROM aws.", vocabulary) == ["aws.ec2_api", "aws.logs"]
     assert texts("select * from AWS.EC2_API.", vocabulary) == [
         CONNS,
         "aws.ec2_api.client_vpn_endpoints",
@@ -121,7 +121,7 @@ def test_exec_offers_methods_then_their_params(vocabulary: Vocabulary) -> None:
 
 def test_show_and_describe(vocabulary: Vocabulary) -> None:
     assert "RESOURCES" in texts("SHOW ", vocabulary)
-    assert texts("SHOW RESOURCES IN ", vocabulary) == ["aws.ec2_api"]
+    assert texts("SHOW RESOURCES IN ", vocabulary) == ["aws.ec2_api", "aws.logs"]
     assert texts("DESCRIBE aws.ec2_api.client_vpn_e", vocabulary) == [
         "aws.ec2_api.client_vpn_endpoints"
     ]

@@ -132,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="API calls one statement may make (default: 5000)",
     )
     parser.add_argument(
+        "--no-pushdown",
+        action="store_true",
+        help="send no filter or time range to any API: read every row, let DuckDB filter "
+        "(slow; for checking that pushdown changes no answer)",
+    )
+    parser.add_argument(
         "--allow-partial",
         action="store_true",
         help="when some API calls fail, keep the rows that arrived, report each failure on "
@@ -325,6 +331,7 @@ def _settings(args: argparse.Namespace) -> tuple[Registry, Settings]:
         max_concurrency=args.max_concurrency,
         max_calls=args.max_calls,
         timeout=args.timeout,
+        pushdown=not args.no_pushdown,
     )
     return registry, settings
 

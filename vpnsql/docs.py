@@ -7,6 +7,7 @@ so the docs can never drift from what the registry declares.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from vpnsql.registry import Registry
@@ -51,6 +52,21 @@ def page(table: Table) -> str:
         "|:------|:-----|:------------|",
         *(f"| `{p.name}` | {p.role} | {p.description} |" for p in table.params),
     ]
+    lines += _time_range(table)
+    if table.view is not None:
+        lines += [
+            "",
+            "## Definition",
+            "",
+            f"A view over `{table.view.source.name}`, folded by DuckDB; a query on it makes "
+            f"that table's API calls ({_mapping(table.view.params)} as params"
+            + (f"; {_mapping(table.view.ranges)} as time ranges" if table.view.ranges else "")
+            + ").",
+            "",
+            "```sql",
+            table.view.select.strip(),
+            "```",
+        ]
     lines += [
         "",
         "## Methods",
@@ -71,6 +87,45 @@ def page(table: Table) -> str:
         for example in table.examples:
             lines += ["```sql", example, "```", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _time_range(table: Table) -> list[str]:
+    """What `>=`, `>`, `<`, `<=` and BETWEEN on the table's time columns push to the API."""
+    found = table.time_window
+    if found is None:
+        return []
+    window, columns = found
+    names = {c.name.lower(): c.name for c in table.columns}
+    target = f" ({window.arguments})" if window.arguments else ""
+    lines = [
+        "",
+        "## Time range",
+        "",
+        f"Range conditions on these columns, AND-ed at the top of the WHERE clause, narrow the "
+        f"API's time window{target}. A bound is a constant (`'2024-05-01'`, "
+        "`TIMESTAMP '2024-05-01 08:00' + INTERVAL 1 HOUR`) or, as a lower bound only, an "
+        "expression of the clock (`now()::TIMESTAMP - INTERVAL 7 DAY`).",
+        "",
+        "| Column | Pushed down |",
+        "|:-------|:------------|",
+    ]
+    for name, both in columns.items():
+        pushed = "both bounds, exactly" if both else "lower bounds (it is never later)"
+        lines.append(f"| `{names[name]}` | {pushed} |")
+    if window.default is not None:
+        hours = window.default.total_seconds() / 3600
+        first = names[next(iter(columns))]
+        lines += [
+            "",
+            f"Without a lower bound only the last {hours:g} hours are read, and a notice on "
+            f"stderr says so; a lower bound such as `{first} >= '2020-01-01'` reads further "
+            "back. With pushdown off (`--no-pushdown`) all of it is read.",
+        ]
+    return lines
+
+
+def _mapping(pairs: Mapping[str, str]) -> str:
+    return ", ".join(f"`{mine}` → `{theirs}`" for mine, theirs in pairs.items())
 
 
 def pages(registry: Registry) -> dict[str, str]:

@@ -155,15 +155,21 @@ class Engine:
 
     def assemble(self, table: Table, staged: Sequence[StagedCall]) -> None:
         """Make the virtual table show exactly these calls' rows: the small calls' loaded
-        together (in plan order), then the big calls' tables (in plan order)."""
+        together (in plan order), then the big calls' tables (in plan order). A SqlView shows
+        its SQL over its source (assembled first), each column cast as declared."""
         names = [call.tables[table] for call in staged if table in call.tables]
         held = [row for call in staged for row in call.held.get(table, ())]
-        if held or not names:  # no rows at all: an empty table, which plans as a table does
-            batch = self.table_for(table)
-            if held:
-                self.insert(batch, table, held)
-            names.insert(0, batch)
-        body = " UNION ALL ".join(f"SELECT * FROM {name}" for name in names)
+        if table.view is not None:
+            casts = ", ".join(f"CAST({quote(c.name)} AS {c.type}) AS {quote(c.name)}"
+                              for c in table.columns)  # fmt: skip
+            body = f"SELECT {casts} FROM ({table.view.select})"
+        else:
+            if held or not names:  # no rows at all: an empty table, which plans as a table does
+                batch = self.table_for(table)
+                if held:
+                    self.insert(batch, table, held)
+                names.insert(0, batch)
+            body = " UNION ALL ".join(f"SELECT * FROM {name}" for name in names)
         with self.lock:
             self._catalog(table.provider)
             schema = f"{quote(table.provider)}.{quote(table.service)}"
@@ -363,6 +369,9 @@ class _Stage:
 def _open(database: str) -> duckdb.DuckDBPyConnection:
     connection = duckdb.connect(database)
     connection.execute("SET TimeZone = 'UTC'")  # after connect: ICU, which takes it, is loaded
+    # DuckDB draws a progress bar on stdout for a query that runs over 2 s, which would land
+    # in the middle of the data (a CSV export of a million log entries showed it).
+    connection.execute("SET enable_progress_bar = false")
     return connection
 
 

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from vpnsql.errors import NotConfigured, ProviderError, VpnsqlError
 from vpnsql.planner import Call
-from vpnsql.tables import FetchRequest, Pages, Param, Row, Settings, Table, ViewBranch
+from vpnsql.tables import FetchRequest, Pages, Param, Row, Settings, Table, ViewBranch, hull
 
 SHOWN_FAILURES = 10
 """Failures listed one by one; the rest are counted by error code."""
@@ -221,7 +221,10 @@ def _with_value(call: Call, param: Param, value: str) -> Call:
 
 
 def _covers(done: Call, wanted: Call) -> bool:
-    """Whether `done`'s rows are all the rows `wanted` needs (fewer filters, no smaller limit)."""
+    """Whether `done`'s rows are all the rows `wanted` needs (fewer filters, no smaller limit,
+    a time range holding `wanted`'s)."""
+    if done.window is not None and not done.window.holds(wanted.window):
+        return False
     if done.filters == wanted.filters:
         return done.limit is None or (wanted.limit is not None and done.limit >= wanted.limit)
     have = dict(done.filters)
@@ -241,7 +244,9 @@ def _weaker(one: Call, other: Call) -> Call:
         if name in theirs
     )
     limit = None if one.limit is None or other.limit is None else max(one.limit, other.limit)
-    return replace(one, filters=filters, limit=limit, skippable=one.skippable and other.skippable)
+    skippable = one.skippable and other.skippable
+    window = hull((one.window, other.window))
+    return replace(one, filters=filters, limit=limit, skippable=skippable, window=window)
 
 
 @dataclass
@@ -428,7 +433,9 @@ class _Run:
             else:
                 orders = [order]
             state = self.fetches[key] = _Fetch(call, orders)
-            cached = self.cache.get((key, call.filters, call.limit)) if self.cache else None
+            cached = (
+                self.cache.get((key, call.filters, call.limit, call.window)) if self.cache else None
+            )
             if cached is not None:
                 state.staged, state.cached = cached, True
                 self.stats.cached += 1
@@ -443,7 +450,10 @@ class _Run:
             call.limit,
             self.settings,
             notice=self.stats.add_notice,
+            window=call.window,
         )
+        if call.notice is not None:
+            self.stats.add_notice(call.notice)
         stage = state.stage = self.sink(call.table, call.via)
         seen = 0
         try:
@@ -653,7 +663,9 @@ class _Run:
                 self.cache.put(key, discovery.values)
         for key, state in self.fetches.items():
             if state.staged is not None and not state.cached:
-                self.cache.put((key, state.call.filters, state.call.limit), state.staged)
+                self.cache.put(
+                    (key, state.call.filters, state.call.limit, state.call.window), state.staged
+                )
 
     def assemble(self, calls: Sequence[Call]) -> dict[Table, list[Staged]]:
         by_table: dict[Table, list[tuple[tuple[int, ...], Staged]]] = {}

@@ -25,9 +25,11 @@ def make_settings(
     region_concurrency: int | None = None,
     max_calls: int | None = None,
     timeout: float | None = None,
+    pushdown: bool = True,
 ) -> Settings:
     """Settings from the config file (`config`: a path, a Config, or None to look for one) and
-    the values given here, which win over the file's."""
+    the values given here, which win over the file's (`pushdown` is a flag only: it is for
+    checking vpnsql, not a way to run it)."""
     loaded = config if isinstance(config, Config) else load(_path(config), schema(registry))
     for name, minimum in _MINIMUM.items():
         value = loaded.settings.get(name)
@@ -40,7 +42,7 @@ def make_settings(
         "timeout": timeout,
     }
     values = {**loaded.settings, **{k: v for k, v in given.items() if v is not None}}
-    return Settings(profile=profile, dry_run=dry_run, config=loaded, **values)
+    return Settings(profile=profile, dry_run=dry_run, config=loaded, pushdown=pushdown, **values)
 
 
 def schema(registry: Registry) -> dict[str, tuple[Key, ...]]:

@@ -15,7 +15,17 @@ from dataclasses import dataclass
 from vpnsql.commands import Describe, Exec, Show
 from vpnsql.errors import Cancelled, ConfirmationRequired, ProviderError
 from vpnsql.registry import Registry
-from vpnsql.tables import ROLES, Column, Method, MethodCall, Row, Settings, Table, ViewBranch
+from vpnsql.tables import (
+    ROLES,
+    Column,
+    Method,
+    MethodCall,
+    Row,
+    Settings,
+    Table,
+    TimeWindow,
+    ViewBranch,
+)
 
 PREVIEW_ROWS = 10
 
@@ -191,16 +201,31 @@ def describe(command: Describe) -> tuple[tuple[Column, ...], list[Row]]:
     ]
     if command.extended:
         columns += (
-            _text("param", "As a WHERE param: required, default, discovered or filter."),
+            _text(
+                "param", "As a WHERE param: required, default, discovered, filter or time range."
+            ),
             _text("if_absent", "What happens when the WHERE clause does not give it."),
         )
+        window = table.time_window
         for row in rows:
             param = table.param(row["name"])
             # an alias (Alibaba's RegionId) is the same param: shown once, on its own name
             own = param is not None and param.name.lower() == row["name"].lower()
             row["param"] = param.role if param and own else None
             row["if_absent"] = ROLES[param.role] if param and own else None
+            if param is None and window is not None and row["name"].lower() in window[1]:
+                row["param"] = "time range"
+                row["if_absent"] = _time_range(window[0], window[1][row["name"].lower()])
     return columns, rows
+
+
+def _time_range(window: TimeWindow, both: bool) -> str:
+    """What a time column's range does, and what the window is without a lower bound."""
+    pushed = "narrows the API's time range" if both else "a lower bound narrows the time range"
+    if window.default is None:
+        return f"optional: {pushed}; without one, all of it is read"
+    hours = window.default.total_seconds() / 3600
+    return f"optional: {pushed}; without a lower bound, only the last {hours:g} hours are read"
 
 
 def run_exec(command: Exec, settings: Settings) -> Outcome:

@@ -11,6 +11,7 @@ import difflib
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -29,9 +30,11 @@ class Settings:
     `config` is the estate (vpnsql.config.Config: accounts and regions per provider).
     `max_concurrency` bounds API calls in flight in all; `region_concurrency` those of one
     (provider, account, region), as the clouds throttle. `timeout` bounds a statement's fetch
-    (seconds); `max_calls` the API calls one statement may make. `state` is per-session
-    scratch space for providers (SDK clients, credentials), so nothing made for one session's
-    credentials or endpoint leaks into another's.
+    (seconds); `max_calls` the API calls one statement may make. `pushdown=False` sends no
+    filter and no time range to any API (and applies no default time window): every row is
+    read and DuckDB alone filters, the baseline benchmarks and tests compare pushdown with.
+    `state` is per-session scratch space for providers (SDK clients, credentials), so nothing
+    made for one session's credentials or endpoint leaks into another's.
     """
 
     profile: str | None = None
@@ -41,6 +44,7 @@ class Settings:
     region_concurrency: int = 10
     timeout: float = 300.0
     max_calls: int = 5000
+    pushdown: bool = True
     state: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def section(self, provider: str) -> Mapping[str, Any]:
@@ -148,8 +152,100 @@ class Param:
 
 
 @dataclass(frozen=True)
+class TimeWindow:
+    """A time range the API can be asked for (CloudWatch's startTime..endTime), and the
+    TIMESTAMP columns whose `>=`, `>`, `<`, `<=` and BETWEEN conditions narrow it.
+
+    `exact` columns hold the window's own time (an event's timestamp): both of their bounds
+    narrow it, exactly. `earlier` columns hold a moment never later than that time in the same
+    row (a log entry about a connection is published after the connection started): only
+    their lower bounds narrow it. Without any lower bound the window starts `default` before
+    now, and a notice says so; with `default=None` the API is asked for all of it.
+    `arguments` names what the window becomes in the API, for the docs.
+    """
+
+    exact: tuple[str, ...]
+    earlier: tuple[str, ...] = ()
+    default: timedelta | None = None
+    arguments: str = ""
+
+    @property
+    def columns(self) -> dict[str, bool]:
+        """Column name (lower case) -> whether both of its bounds narrow the window."""
+        return {name.lower(): True for name in self.exact} | {
+            name.lower(): False for name in self.earlier
+        }
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One end of a time range: a naive UTC moment, and whether the moment itself is in it."""
+
+    at: datetime
+    inclusive: bool = True
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """Where a table's window time lies for every row a statement can match (see TimeWindow);
+    an open end is None. Rows outside cannot match, so the API need not return them."""
+
+    lower: Bound | None = None
+    upper: Bound | None = None
+
+    @property
+    def empty(self) -> bool:
+        """True when no moment is in the range (`>= b AND < a` with a <= b)."""
+        if self.lower is None or self.upper is None:
+            return False
+        if self.lower.at != self.upper.at:
+            return self.lower.at > self.upper.at
+        return not (self.lower.inclusive and self.upper.inclusive)
+
+    def holds(self, other: TimeRange | None) -> bool:
+        """Whether every moment of `other` (None: all of time) is in this range."""
+        if other is None:
+            return self.lower is None and self.upper is None
+        return _outer(self.lower, other.lower, lower=True) and _outer(
+            self.upper, other.upper, lower=False
+        )
+
+
+def hull(ranges: Iterable[TimeRange | None]) -> TimeRange | None:
+    """The smallest range holding all of `ranges` (None is all of time): an end stays only if
+    every range has one."""
+    listed = list(ranges)
+    if not listed or None in listed:
+        return None
+    return TimeRange(
+        _widest([r.lower for r in listed if r is not None], lower=True),
+        _widest([r.upper for r in listed if r is not None], lower=False),
+    )
+
+
+def _widest(bounds: list[Bound | None], *, lower: bool) -> Bound | None:
+    if None in bounds:
+        return None
+    moments = [b.at for b in bounds if b is not None]
+    at = min(moments) if lower else max(moments)
+    return Bound(at, any(b.inclusive for b in bounds if b is not None and b.at == at))
+
+
+def _outer(mine: Bound | None, theirs: Bound | None, *, lower: bool) -> bool:
+    """Whether the end `mine` lets through everything the end `theirs` does."""
+    if mine is None:
+        return True
+    if theirs is None:
+        return False
+    if mine.at != theirs.at:
+        return mine.at < theirs.at if lower else mine.at > theirs.at
+    return mine.inclusive or not theirs.inclusive
+
+
+@dataclass(frozen=True)
 class FetchRequest:
-    """One API call's worth of input: single values of required params, filter values, limit."""
+    """One API call's worth of input: single values of required params, filter values, limit,
+    and for a table with a TimeWindow the range its rows must lie in (None: all of it)."""
 
     params: Mapping[str, str]
     filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -158,6 +254,7 @@ class FetchRequest:
     notice: Callable[[str], None] = field(default=lambda message: None, compare=False)
     """Tells the user something the rows cannot (an endpoint with logging off): one line on
     stderr. Never a substitute for an error."""
+    window: TimeRange | None = None
 
 
 @dataclass(frozen=True)
@@ -238,9 +335,29 @@ class Method:
         return ("EXEC", "DELETE") if self.delete else ("EXEC",)
 
 
+@dataclass(frozen=True, eq=False)
+class SqlView:
+    """A table that is SQL over another table of its provider (sessions folded from log
+    entries): DuckDB runs `select` over `source` as the statement loaded it, and a query on
+    the view plans `source`'s calls (compared by identity: each is declared once).
+
+    `params` map the view's params onto `source`'s and `ranges` the view's TIMESTAMP columns
+    onto `source`'s window columns (see TimeWindow), each only for a column that has one value
+    for all the source rows behind a view row: narrowing the source by it keeps those rows
+    whole. `select` names its columns as the view declares them; the engine casts each to its
+    declared type.
+    """
+
+    source: Table
+    select: str
+    params: Mapping[str, str]
+    ranges: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, repr=False)
 class Table:
-    """A virtual table `provider.service.resource` backed by an API call."""
+    """A virtual table `provider.service.resource` backed by an API call, or by SQL over
+    another table (`view`)."""
 
     provider: str
     service: str
@@ -249,18 +366,39 @@ class Table:
     columns: tuple[Column, ...]
     params: tuple[Param, ...]
     fetch: FetchFunction | None
-    """None for a cross-cloud view, whose rows come from the providers' ViewBranches."""
+    """None for a view: a cross-cloud one, whose rows come from the providers' ViewBranches,
+    or a SqlView."""
     methods: tuple[Method, ...] = ()
     examples: tuple[str, ...] = ()
+    window: TimeWindow | None = None
+    view: SqlView | None = None
 
     def __post_init__(self) -> None:
-        names = [c.name.lower() for c in self.columns]
-        if len(set(names)) != len(names):
+        types = {c.name.lower(): c.type for c in self.columns}
+        if len(types) != len(self.columns):
             raise ValueError(f"{self.name}: duplicate column names")
         for param in self.params:
             for name in param.names:
-                if name not in names:
+                if name not in types:
                     raise ValueError(f"{self.name}: param {param.name}: {name} is not a column")
+        times = self.window.columns if self.window else {}
+        times |= {name.lower(): False for name in (self.view.ranges if self.view else ())}
+        for name in times:
+            if types.get(name) != "TIMESTAMP":
+                raise ValueError(f"{self.name}: time range column {name} is not a TIMESTAMP")
+        if self.view is not None:
+            self._check_view(self.view)
+
+    def _check_view(self, view: SqlView) -> None:
+        if self.fetch is not None or view.source.provider != self.provider:
+            raise ValueError(f"{self.name}: a SqlView fetches nothing and reads its own provider")
+        for mine, theirs in view.params.items():
+            if self.param(mine) is None or view.source.param(theirs) is None:
+                raise ValueError(f"{self.name}: {mine} -> {theirs} must map a param onto one")
+        source_times = view.source.window.columns if view.source.window else {}
+        for theirs in view.ranges.values():
+            if theirs.lower() not in source_times:
+                raise ValueError(f"{self.name}: {theirs} is not a window column of the source")
 
     def __repr__(self) -> str:
         return f"Table({self.name})"
@@ -272,6 +410,25 @@ class Table:
         if self.service == "main":
             return f"{self.provider}.{self.resource}"
         return f"{self.provider}.{self.service}.{self.resource}"
+
+    @property
+    def time_window(self) -> tuple[TimeWindow, dict[str, bool]] | None:
+        """The window this table's calls are narrowed in, and its range columns (lower case)
+        with whether both of their bounds narrow it: the table's own, or for a SqlView its
+        source's, through the view's columns."""
+        if self.window is not None:
+            return self.window, self.window.columns
+        if self.view is None or self.view.source.window is None:
+            return None
+        source = self.view.source.window.columns
+        return self.view.source.window, {
+            mine.lower(): source[theirs.lower()] for mine, theirs in self.view.ranges.items()
+        }
+
+    @property
+    def cross_cloud(self) -> bool:
+        """A view over several providers' tables (their ViewBranches fill it)."""
+        return self.fetch is None and self.view is None
 
     @property
     def required_params(self) -> tuple[Param, ...]:

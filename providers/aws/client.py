@@ -56,9 +56,14 @@ def ec2(region: str, settings: Settings, account: str = DEFAULT) -> Any:
     return client("ec2", region, settings, account)
 
 
+def logs(region: str, settings: Settings, account: str = DEFAULT) -> Any:
+    """The account's CloudWatch Logs client for the region."""
+    return client("logs", region, settings, account)
+
+
 def shared_loader(core: Any) -> Any:
-    """The process's loader: botocore's own search paths (AWS_DATA_PATH included), and EC2's
-    model cut down to the operations vpnsql calls (see models.py)."""
+    """The process's loader: botocore's own search paths (AWS_DATA_PATH included), and the
+    models of EC2 and CloudWatch Logs cut down to the operations vpnsql calls (models.py)."""
     global _loader
     if _loader is None:
         from vpnsql_providers.aws.models import SlimLoader

@@ -1,11 +1,12 @@
-"""The slice of botocore's EC2 model that vpnsql calls, kept in vpnsql's cache directory.
+"""The slices of botocore's service models that vpnsql calls, kept in vpnsql's cache directory.
 
 EC2's service model is the largest botocore ships (a 4 MB JSON document with some 700
-operations), and reading it costs about 0.1 s on every run, a fifth of a one-liner. vpnsql calls
-three of those operations. The first run cuts them and the shapes they reach out of the
-installed model and stores that (tens of kB) under $XDG_CACHE_HOME/vpnsql; later runs read it
-instead. The key is botocore's version and the model files' size and time, so an upgrade or a
-model of the user's own (~/.aws/models) is cut again, never served stale.
+operations), and reading it costs about 0.1 s on every run, a fifth of a one-liner; CloudWatch
+Logs' costs about 0.01 s. vpnsql calls a few of those operations. The first run cuts them and
+the shapes they reach out of the installed model and stores that (kB) under
+$XDG_CACHE_HOME/vpnsql; later runs read it instead. The key is botocore's version and the model
+files' size and time, so an upgrade or a model of the user's own (~/.aws/models) is cut again,
+never served stale.
 """
 
 from __future__ import annotations
@@ -26,50 +27,55 @@ from vpnsql.dirs import cache_dir
 
 log = logging.getLogger("vpnsql")
 
-SERVICE = "ec2"
-OPERATIONS = (
-    "DescribeClientVpnConnections",
-    "DescribeRegions",
-    "DescribeClientVpnEndpoints",
-    "TerminateClientVpnConnections",
-)
-"""Every EC2 operation the AWS tables and methods call; a client has only these methods."""
+OPERATIONS = {
+    "ec2": (
+        "DescribeClientVpnConnections",
+        "DescribeRegions",
+        "DescribeClientVpnEndpoints",
+        "TerminateClientVpnConnections",
+    ),
+    "logs": ("FilterLogEvents",),
+}
+"""Every operation the AWS tables and methods call, by service; a client has only these."""
 
 
 class SlimLoader(Loader):
-    """A botocore data loader that gives EC2's service model as OPERATIONS only."""
+    """A botocore data loader that gives the services of OPERATIONS as those operations only."""
 
     def load_service_model(
         self, service_name: str, type_name: str, api_version: str | None = None
     ) -> Any:
-        if (service_name, type_name) != (SERVICE, "service-2"):
+        if type_name != "service-2" or service_name not in OPERATIONS:
             return super().load_service_model(service_name, type_name, api_version)
         version = api_version or self.determine_latest_version(service_name, type_name)
-        path = cache_dir() / "botocore" / f"{SERVICE}-{version}-{self._key(version)}.json"
+        key = self._key(service_name, version)
+        path = cache_dir() / "botocore" / f"{service_name}-{version}-{key}.json"
         try:
             return json.loads(path.read_bytes())
         except (OSError, ValueError):
             pass
-        model = slim(super().load_service_model(service_name, type_name, version))
+        whole = super().load_service_model(service_name, type_name, version)
+        model = slim(whole, OPERATIONS[service_name])
         _store(path, json.dumps(model, separators=(",", ":")).encode())
         return model
 
-    def _key(self, version: str) -> str:
+    def _key(self, service: str, version: str) -> str:
         """What the cut depends on: botocore's version and every model file it may read."""
-        parts = [botocore.__version__, *OPERATIONS]
+        parts = [botocore.__version__, *OPERATIONS[service]]
         for base in self.search_paths:
             for name in ("service-2.json", "service-2.json.gz", "service-2.sdk-extras.json"):
                 try:
-                    stat = os.stat(os.path.join(base, SERVICE, version, name))
+                    stat = os.stat(os.path.join(base, service, version, name))
                 except OSError:
                     continue
                 parts.append(f"{base}/{name}:{stat.st_size}:{stat.st_mtime_ns}")
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def slim(model: dict[str, Any]) -> dict[str, Any]:
-    """The model with OPERATIONS and the shapes they reach; documentation dropped."""
-    operations = {name: model["operations"][name] for name in OPERATIONS}
+def slim(model: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The model with the operations `names` and the shapes they reach; documentation
+    dropped."""
+    operations = {name: model["operations"][name] for name in names}
     shapes: dict[str, Any] = {}
     pending = [ref for operation in operations.values() for ref in _operation_refs(operation)]
     while pending:
@@ -115,10 +121,10 @@ def _store(path: Path, data: bytes) -> None:
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".", delete=False) as handle:
             handle.write(data)
     except OSError as err:
-        log.debug("could not cache the EC2 model slice in %s: %s", path.parent, err)
+        log.debug("could not cache a botocore model slice in %s: %s", path.parent, err)
         return
     try:
         os.replace(handle.name, path)
     except OSError as err:
-        log.debug("could not cache the EC2 model slice at %s: %s", path, err)
+        log.debug("could not cache a botocore model slice at %s: %s", path, err)
         Path(handle.name).unlink(missing_ok=True)

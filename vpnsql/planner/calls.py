@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
+from dataclasses import replace
 
 from vpnsql.errors import ParamError
 from vpnsql.planner.constraints import Reference
 from vpnsql.planner.model import Call
-from vpnsql.tables import Param, Table, ViewBranch
+from vpnsql.planner.ranges import default_notice
+from vpnsql.tables import Param, Table, ViewBranch, hull
 
 
 def group_by_table(references: list[Reference]) -> dict[Table, list[Reference]]:
@@ -19,9 +21,11 @@ def group_by_table(references: list[Reference]) -> dict[Table, list[Reference]]:
     return grouped
 
 
-def calls_for(table: Table, references: list[Reference]) -> list[Call]:
-    """One call per reference and combination of required-param values, merged."""
-    optional = [p.name for p in table.params if not p.required]
+def calls_for(table: Table, references: list[Reference], *, pushdown: bool = True) -> list[Call]:
+    """One call per reference and combination of required-param values, merged; optional
+    params as filters and the time range only with `pushdown` (without, an `accountId`
+    asks every account too, and DuckDB keeps the rows of those it names)."""
+    optional = [p.name for p in table.params if not p.required] if pushdown else []
     calls = []
     for reference in references:
         if matches_nothing(reference):
@@ -31,22 +35,27 @@ def calls_for(table: Table, references: list[Reference]) -> list[Call]:
             for name in optional
             if name in reference.values
         )
+        window = reference.window.range if pushdown else None
+        notice = default_notice(table) if pushdown and reference.window.defaulted else None
         for params, discover in _fan_out(table, reference):
-            calls.append(Call(table, params, filters, reference.limit, discover))
+            call = Call(table, params, filters, reference.limit, discover)
+            calls.append(replace(call, window=window, notice=notice))
     return merge(calls)
 
 
 def matches_nothing(reference: Reference) -> bool:
-    """A param no value satisfies (`= NULL`, or `= 'a' AND = 'b'`): no row, so no call."""
-    return not all(reference.values.values())
+    """A param no value satisfies (`= NULL`, or `= 'a' AND = 'b'`), or a time range no moment
+    is in: no row, so no call."""
+    window = reference.window.range
+    return not all(reference.values.values()) or (window is not None and window.empty)
 
 
 def merge(calls: Iterable[Call]) -> list[Call]:
     """One call per table and set of params, so the shared table has no duplicate rows.
 
     All references share one materialized table, so calls with the same params become one: a
-    filter survives only if every such call has it (values united), and a limit only if
-    every one has one.
+    filter survives only if every such call has it (values united), a limit only if every one
+    has one, and a time range as the smallest range holding all of theirs.
     """
     groups: dict[
         tuple[Table, tuple[tuple[str, str], ...], tuple[Param, ...], ViewBranch | None],
@@ -62,7 +71,17 @@ def merge(calls: Iterable[Call]) -> list[Call]:
         limits = [call.limit for call in group]
         limit = None if None in limits else max(x for x in limits if x is not None)
         skippable = all(call.skippable for call in group)
-        merged.append(Call(table, params, united, limit, discover, via, skippable))
+        window = hull(call.window for call in group)
+        # The default window's notice holds while a defaulted call's bound is the one read.
+        notice = next(
+            (
+                c.notice
+                for c in group
+                if c.notice and c.window and window and c.window.lower == window.lower
+            ),
+            None,
+        )
+        merged.append(Call(table, params, united, limit, discover, via, skippable, window, notice))
     return merged
 
 

@@ -13,6 +13,7 @@ from vpnsql.errors import ParamError
 from vpnsql.planner.conditions import NOT_LITERAL, conjuncts, literal, literal_values
 from vpnsql.planner.lineage import Lineage
 from vpnsql.planner.model import Resolved
+from vpnsql.planner.ranges import WindowRead, read_window
 from vpnsql.planner.syntax import DIALECT
 from vpnsql.tables import Param, Table
 
@@ -25,6 +26,7 @@ class Reference:
     values: dict[str, set[str]] = field(default_factory=dict)
     limit: int | None = None
     pending: list[str] = field(default_factory=list)
+    window: WindowRead = field(default_factory=WindowRead)
 
 
 def read_scope(
@@ -40,6 +42,9 @@ def read_scope(
     alias = node.alias_or_name
     conjunctions = list(conjuncts(scope))
     reference, consumed = literals(table, alias, conjunctions, resolved, known)
+    reference.window = read_window(table, alias, conjunctions, resolved)
+    reference.pending += reference.window.pending
+    consumed += reference.window.consumed
     if reference.pending:
         return reference  # planned again once the subqueries have run
     for param in _steering_params(table):

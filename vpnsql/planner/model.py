@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from vpnsql.commands import Command
-from vpnsql.tables import Method, Param, Table, ViewBranch
+from vpnsql.tables import Method, Param, Table, TimeRange, ViewBranch
 
 QUIET = (exp.Create, exp.Insert, exp.Update, exp.Delete, exp.Drop, exp.Alter, exp.Set, exp.Use)
 
@@ -29,6 +29,10 @@ class Call:
     skippable: bool = False
     """A view's call on a cloud the statement did not name (`provider = ...`): a cloud with no
     credentials is then skipped with a notice; a cloud asked for by name is an error."""
+    window: TimeRange | None = None
+    """For a table with a TimeWindow: the range its rows must lie in (None: all of it)."""
+    notice: str | None = None
+    """What the plan tells the user when this call runs (its window is the default one)."""
 
 
 @dataclass(frozen=True)

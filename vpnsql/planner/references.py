@@ -67,7 +67,7 @@ def find_references(
 def _known_values(table: Table, registry: Registry) -> dict[str, list[str]]:
     """Params whose every value the registry knows: a view's `provider` names one of its clouds
     (any other value, e.g. 'AWS' while the rows say 'aws', could only match no row)."""
-    if table.fetch is not None:
+    if not table.cross_cloud:
         return {}
     return {"provider": sorted(name for name, _ in registry.branches(table))}
 

@@ -15,7 +15,7 @@ from vpnsql.planner.delete import plan_delete
 from vpnsql.planner.model import Call, Delete, Explain, Resolved, Statement
 from vpnsql.planner.references import find_references, is_virtual
 from vpnsql.planner.syntax import DIALECT, mentions_provider, split_statements, syntax_error
-from vpnsql.planner.views import view_calls
+from vpnsql.planner.views import sql_view_calls, view_calls, view_sources
 from vpnsql.registry import Registry
 from vpnsql.tables import Settings
 
@@ -60,11 +60,15 @@ def plan_statement(
     calls: list[Call] = []
     grouped = group_by_table(references)
     for table, refs in grouped.items():
-        if table.fetch is None:
+        if table.view is not None:
+            calls.extend(sql_view_calls(table, refs, pushdown=settings.pushdown))
+        elif table.cross_cloud:
             calls.extend(view_calls(table, refs, registry))
         else:
-            calls.extend(calls_for(table, refs))
-    return Statement(text, expression, tuple(calls), tables=tuple(grouped))
+            calls.extend(calls_for(table, refs, pushdown=settings.pushdown))
+    # A SqlView's source is loaded before the view is defined over it.
+    tables = (t for table in grouped for t in (*view_sources(table), table))
+    return Statement(text, expression, tuple(calls), tables=tuple(dict.fromkeys(tables)))
 
 
 _EXPLAIN = re.compile(r"\s*EXPLAIN\s+(ANALY[SZ]E\s+)?(?=\S)", re.IGNORECASE)

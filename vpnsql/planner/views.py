@@ -1,13 +1,16 @@
-"""View expansion: a cross-cloud view's reference becomes calls on each cloud's branch table."""
+"""View expansion: a cross-cloud view's reference becomes calls on each cloud's branch table,
+a SqlView's calls on its source table."""
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 from vpnsql.errors import ParamError
-from vpnsql.planner.calls import matches_nothing, merge
+from vpnsql.planner.calls import calls_for, matches_nothing, merge
 from vpnsql.planner.constraints import Reference, accepts
 from vpnsql.planner.model import Call
+from vpnsql.planner.ranges import default_notice
 from vpnsql.registry import Registry
 from vpnsql.tables import Table, ViewBranch
 
@@ -78,3 +81,32 @@ def _branch_calls(branch: ViewBranch, reference: Reference) -> list[Call]:
         )
         for combination in itertools.product(*(values[name] for name in order))
     ]
+
+
+def sql_view_calls(view: Table, references: list[Reference], *, pushdown: bool) -> list[Call]:
+    """A SqlView's calls are its source's: each reference's values renamed onto the source's
+    params, its time range kept (read through the view's columns already). A LIMIT never
+    stops paging, since the view folds every source row."""
+    assert view.view is not None
+    source = view.view.source
+    translated = [
+        replace(
+            reference,
+            table=source,
+            values={
+                source_param.name: values
+                for name, values in reference.values.items()
+                if (source_param := source.param(view.view.params[name])) is not None
+            },
+            limit=None,
+        )
+        for reference in references
+    ]
+    calls = calls_for(source, translated, pushdown=pushdown)
+    notice = default_notice(view)  # in the view's words: its columns, not the source's
+    return [replace(call, notice=notice) if call.notice else call for call in calls]
+
+
+def view_sources(table: Table) -> tuple[Table, ...]:
+    """The tables a table's rows are computed from in DuckDB: a SqlView's source."""
+    return (table.view.source,) if table.view is not None else ()

@@ -8,10 +8,12 @@ Cloud emulator of :mod:`vpnsql.sandbox.alibaba` (``Sandbox.alibaba``), and on a 
 HTTPS, the Azure emulator of :mod:`vpnsql.sandbox.azure` (``Sandbox.azure``).  Point boto3,
 the AWS CLI, the Azure SDKs and vpnsql at all three with ``Sandbox.env()``.
 
-Besides moto's own routes the server answers ``POST /_vpnsql/seed`` (see
-:mod:`vpnsql.sandbox.aws`), ``POST /_vpnsql/inject`` (``inject_aws_error`` over HTTP) and
-``GET /_vpnsql/calls`` (the calls served per account and Action, as ``aws_calls``) and
-``POST /_vpnsql/member`` (another member account of the Organization).
+Besides moto's own routes the server answers ``POST /_vpnsql/seed`` and
+``POST /_vpnsql/generate-log`` (see :mod:`vpnsql.sandbox.aws`), ``POST /_vpnsql/inject``
+(``inject_aws_error`` over HTTP), ``GET /_vpnsql/calls`` (the calls served per account and
+Action, as ``aws_calls``) and ``POST /_vpnsql/member`` (another member account of the
+Organization).  CloudWatch Logs is moto's, with FilterLogEvents as :mod:`vpnsql.sandbox.logs`
+makes it; Client VPN endpoints log as :mod:`vpnsql.sandbox.connection_logs` describes.
 ``latency`` adds that many seconds to every AWS, Alibaba and Azure API request (not to the
 admin routes), for benchmarking concurrent fan-out.
 
@@ -45,7 +47,16 @@ from werkzeug.wrappers import Request, Response
 
 from .alibaba import AlibabaServer
 from .alibaba import start as start_alibaba
-from .aws import DEFAULT_ACCOUNT_ID, create_endpoint, reset, seed_connections, seed_from_json
+from .aws import (
+    DEFAULT_ACCOUNT_ID,
+    create_endpoint,
+    generate_connection_log,
+    generate_log_from_json,
+    reset,
+    seed_connection_log,
+    seed_connections,
+    seed_from_json,
+)
 from .azure import AzureServer
 from .azure import start as start_azure
 from .demo import load as load_demo
@@ -57,8 +68,10 @@ __all__ = [
     "aws_calls",
     "clear_aws_errors",
     "create_endpoint",
+    "generate_connection_log",
     "inject_aws_error",
     "reset",
+    "seed_connection_log",
     "seed_connections",
     "start",
 ]
@@ -227,15 +240,19 @@ _INJECTABLE = {
     "RequestLimitExceeded": (503, "Request limit exceeded."),
     "UnauthorizedOperation": (403, "You are not authorized to perform this operation."),
     "InvalidAction": (400, "The action is not valid for this web service."),
+    "ThrottlingException": (400, "Rate exceeded"),
+    "AccessDeniedException": (400, "User is not authorized to perform this action."),
 }
+"""Codes `inject_aws_error` can answer; each is written as the request's protocol writes
+errors (EC2's XML, or the JSON of CloudWatch Logs and other JSON services)."""
 
 
 def inject_aws_error(
     code: str = "RequestLimitExceeded", count: int = 1, action: str | None = None
 ) -> None:
     """Make the next `count` AWS API calls (of any sandbox in this process), or the next calls
-    of `action` only (e.g. TerminateClientVpnConnections), answer `code`: throttling to check
-    retries, the others to check how errors surface."""
+    of `action` only (e.g. TerminateClientVpnConnections, FilterLogEvents), answer `code`:
+    throttling to check retries, the others to check how errors surface."""
     if code not in _INJECTABLE:
         raise ValueError(f"code must be one of {sorted(_INJECTABLE)}")
     if not isinstance(count, int) or count < 1:
@@ -279,8 +296,13 @@ def _injecting(app: WSGIApp) -> WSGIApp:
         if code is None:
             return app(environ, start_response)
         status, message = _INJECTABLE[code]
-        body = _ERROR_XML.format(code=code, message=message, request=uuid.uuid4())
-        return Response(body, status=status, mimetype="text/xml")(environ, start_response)
+        if _json_target(environ) is not None:
+            body = json.dumps({"__type": code, "message": message})
+            response = Response(body, status=status, mimetype="application/x-amz-json-1.1")
+        else:
+            body = _ERROR_XML.format(code=code, message=message, request=uuid.uuid4())
+            response = Response(body, status=status, mimetype="text/xml")
+        return response(environ, start_response)
 
     return injecting_app
 
@@ -294,8 +316,17 @@ def _take_injected(action: str | None) -> str | None:
     return None
 
 
+def _json_target(environ: dict[str, Any]) -> str | None:
+    """A JSON-protocol request's operation (`Logs_20140328.FilterLogEvents`), else None."""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    return target.rpartition(".")[2] if target else None
+
+
 def _action(environ: dict[str, Any]) -> str | None:
-    """The EC2 Query API's Action, from the form body (put back for moto) or the query."""
+    """The request's operation: a JSON service's X-Amz-Target, else the EC2 Query API's
+    Action, from the form body (put back for moto) or the query."""
+    if (target := _json_target(environ)) is not None:
+        return target
     length = int(environ.get("CONTENT_LENGTH") or 0)
     body = environ["wsgi.input"].read(length) if length else b""
     environ["wsgi.input"] = io.BytesIO(body)
@@ -363,6 +394,7 @@ def _member_from_json(payload: Any) -> dict[str, Any]:
 
 _ADMIN_ROUTES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "seed": seed_from_json,
+    "generate-log": generate_log_from_json,
     "inject": _inject_from_json,
     "member": _member_from_json,
 }

@@ -50,11 +50,16 @@ from moto.ec2.responses import EC2Response
 from moto.ec2.responses._base_response import EC2BaseResponse
 from moto.moto_api._internal import mock_random, moto_api_backend
 
+from . import connection_logs
+
 __all__ = [
     "DEFAULT_ACCOUNT_ID",
     "client_vpn_backends",
     "create_endpoint",
+    "generate_connection_log",
+    "generate_log_from_json",
     "reset",
+    "seed_connection_log",
     "seed_connections",
     "seed_from_json",
 ]
@@ -172,6 +177,9 @@ class Endpoint:
     created: datetime
     tags: dict[str, str]
     fields: dict[str, Any]
+    account_id: str = DEFAULT_ACCOUNT_ID
+    log_stream: str | None = None
+    """The connection log stream the endpoint named itself (no CloudwatchLogStream given)."""
     connections: list[Connection] = field(default_factory=list)
     by_id: dict[str, Connection] = field(default_factory=dict)
 
@@ -222,7 +230,9 @@ class ClientVpnBackend(BaseBackend):
             created=_now(),
             tags=dict(tags),
             fields=fields,
+            account_id=self.account_id,
         )
+        connection_logs.open_log(endpoint, mock_random)
         self.endpoints[endpoint_id] = endpoint
         return endpoint
 
@@ -355,7 +365,61 @@ def seed_connections(
     built = [factory.build(record) for record in records]
     for connection in built:
         endpoint.add(connection)
+        connection_logs.log_attempt(endpoint, connection)
+        if connection.ended is not None:
+            connection_logs.log_reset(endpoint, connection)
     return [connection.connection_id for connection in built]
+
+
+def seed_connection_log(
+    region: str,
+    endpoint_id: str,
+    records: Iterable[Mapping[str, Any]],
+    *,
+    account_id: str = DEFAULT_ACCOUNT_ID,
+    seed: int | None = None,
+) -> list[str]:
+    """Log connections the endpoint no longer lists, as connection log entries only: ended
+    ones (a ``ConnectionEndTime``: their connection-attempt and connection-reset entries) and
+    refused attempts (a ``FailureReason`` such as ``client-connect-failed``: one failed
+    connection-attempt entry). Records take connection record fields; returns their IDs."""
+    endpoint = _backend(region, account_id).get(endpoint_id)
+    factory = _ConnectionFactory(endpoint, random.Random(seed), "terminated", 0)
+    ids = []
+    for record in records:
+        fields = dict(record)
+        reason = fields.pop("FailureReason", None)
+        if reason is None and "ConnectionEndTime" not in fields:
+            raise ValueError("a logged connection needs a ConnectionEndTime or a FailureReason")
+        connection = factory.build(fields)
+        connection_logs.log_attempt(endpoint, connection, failure=reason)
+        if reason is None:
+            connection_logs.log_reset(endpoint, connection)
+        ids.append(connection.connection_id)
+    return ids
+
+
+def generate_connection_log(
+    region: str,
+    endpoint_id: str,
+    *,
+    days: float,
+    per_day: int,
+    seed: int = 0,
+    log_group: str = "/aws/clientvpn/generated",
+    account_id: str = DEFAULT_ACCOUNT_ID,
+) -> int:
+    """Give an endpoint (created, ``available``, logging to ``log_group`` stream ``vpn``, if
+    missing) a connection log of ``days`` x ``per_day`` synthetic entries up to now, computed
+    when read, so a million of them cost no memory (benchmarks). Returns their count."""
+    backend = _backend(region, account_id)
+    if endpoint_id not in backend.endpoints:
+        logs = {"Enabled": True, "CloudwatchLogGroup": log_group, "CloudwatchLogStream": "vpn"}
+        connection_logs.log_stream(account_id, region, log_group, "vpn")
+        fields = endpoint_fields(region, account_id, {"ConnectionLogOptions": logs})
+        backend.create_endpoint(endpoint_id, "available", {}, fields)
+    endpoint = backend.endpoints[endpoint_id]
+    return connection_logs.generate_log(endpoint, days=days, per_day=per_day, seed=seed)
 
 
 def seed_from_json(payload: Any) -> dict[str, Any]:
@@ -368,6 +432,18 @@ def seed_from_json(payload: Any) -> dict[str, Any]:
     ids = seed_connections(**payload)
     # The count and a few IDs, not every one: a seed of 100,000 would echo megabytes.
     return {"endpoint_id": payload["endpoint_id"], "seeded": len(ids), "first_ids": ids[:5]}
+
+
+def generate_log_from_json(payload: Any) -> dict[str, Any]:
+    """Body of ``POST /_vpnsql/generate-log``: keyword arguments of
+    :func:`generate_connection_log`; answers ``{"events": count}``."""
+    if not isinstance(payload, dict):
+        raise ValueError("body must be a JSON object")
+    missing = {"region", "endpoint_id", "days", "per_day"} - set(payload)
+    if missing:
+        raise ValueError(f"missing keys: {sorted(missing)}")
+    region, endpoint_id = payload.pop("region"), payload.pop("endpoint_id")
+    return {"events": generate_connection_log(region, endpoint_id, **payload)}
 
 
 def reset() -> None:
@@ -540,6 +616,9 @@ def _terminate_client_vpn_connections(self: EC2BaseResponse) -> _Result:
     self.error_on_dryrun()
     now = _now()
     statuses = [_terminate(connection, now) for connection in targets]
+    for connection, status in zip(targets, statuses, strict=True):
+        if status["PreviousStatus"]["Code"] == "active":
+            connection_logs.log_reset(endpoint, connection)
     result: dict[str, Any] = {
         "ClientVpnEndpointId": endpoint_id,
         "Username": username or targets[0].username,
