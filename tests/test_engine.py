@@ -94,3 +94,18 @@ def test_duckdb_draws_no_progress_bar_on_stdout() -> None:
     engine = Engine()
     setting = engine.connection.sql("SELECT current_setting('enable_progress_bar')")
     assert setting.fetchall() == [(False,)]
+
+
+def test_duckdb_spills_past_its_memory_limit_into_a_directory_it_removes() -> None:
+    import os
+
+    engine = Engine(memory_limit="64MB")
+    limit = engine.connection.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    directory = engine.connection.sql("SELECT current_setting('temp_directory')").fetchall()[0][0]
+    assert limit == "61.0 MiB" and os.path.isdir(directory)
+    assert oct(os.stat(directory).st_mode & 0o777) == "0o700"
+    engine.connection.execute("CREATE TABLE big AS SELECT range AS n, repeat('x', 200) AS s "
+                              "FROM range(600000)")  # fmt: skip
+    assert engine.connection.sql("SELECT count(*) FROM big").fetchall() == [(600000,)]
+    engine.close()
+    assert not os.path.exists(directory)

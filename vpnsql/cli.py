@@ -314,7 +314,10 @@ def _run(args: argparse.Namespace) -> int:
             header=not args.no_header,
             width=_terminal_width,
         )
-        return _run_sources(console, sources, args, file_format)
+        try:
+            return _run_sources(console, sources, args, file_format)
+        finally:
+            session.close()  # os._exit skips DuckDB's teardown, which removes its spill files
 
 
 def _settings(args: argparse.Namespace) -> tuple[Registry, Settings]:

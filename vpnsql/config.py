@@ -67,6 +67,13 @@ SETTINGS_KEYS = (
     ),
     Key("timeout", "number", "Seconds a statement's API calls may take in all (--timeout)."),
     Key("max_calls", "integer", "API calls one statement may make (--max-calls)."),
+    Key(
+        "memory_limit",
+        "string",
+        "What DuckDB may hold in memory (e.g. '256MB', '2GB'); past it, it spills to a private "
+        "temporary directory.",
+        pattern=r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)",
+    ),
 )
 """The `[vpnsql]` section: run-wide settings that flags override."""
 

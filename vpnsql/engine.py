@@ -7,9 +7,12 @@ statement resolves exactly as written, and DuckDB re-applies every predicate its
 from __future__ import annotations
 
 import itertools
+import shutil
 import sys
+import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -102,13 +105,17 @@ class Engine:
     staging tables nobody uses any more are dropped (`collect`).
     """
 
-    def __init__(self, database: str = ":memory:") -> None:
+    def __init__(self, database: str = ":memory:", memory_limit: str = "256MB") -> None:
         # DuckDB opens the database without holding the GIL (about 30 ms), so it opens in the
         # background while the statement is planned and fetched; errors surface at first use.
         # Its clock is UTC, as every time vpnsql loads is: `now()::TIMESTAMP - INTERVAL 1 HOUR`
-        # means the last hour wherever the machine is.
+        # means the last hour wherever the machine is. Past `memory_limit` it spills to a
+        # temporary directory of its own (readable by the user only: the rows are theirs),
+        # removed when the engine closes or is collected.
+        self._spill = tempfile.mkdtemp(prefix="vpnsql-duckdb-")
+        self._removal = weakref.finalize(self, shutil.rmtree, self._spill, ignore_errors=True)
         opener = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vpnsql-duckdb")
-        self._opening = opener.submit(_open, database)
+        self._opening = opener.submit(_open, database, memory_limit, self._spill)
         opener.shutdown(wait=False)
         self._schemas: dict[tuple[Column, ...], pa.Schema] = {}
         self._catalogs: set[str] = set()
@@ -125,7 +132,11 @@ class Engine:
         return self._opening.result()
 
     def close(self) -> None:
-        self.connection.close()
+        """Close DuckDB and remove its spill directory (closing twice is harmless)."""
+        try:
+            self.connection.close()
+        finally:
+            self._removal()
 
     def relation(self, columns: tuple[Column, ...], rows: Sequence[Row]) -> duckdb.DuckDBPyRelation:
         """A result that is not a virtual table (SHOW, EXEC outcomes) as a DuckDB relation."""
@@ -366,8 +377,9 @@ class _Stage:
             self._engine.insert(part.name, part.table, mapped)
 
 
-def _open(database: str) -> duckdb.DuckDBPyConnection:
-    connection = duckdb.connect(database)
+def _open(database: str, memory_limit: str, spill: str) -> duckdb.DuckDBPyConnection:
+    config = {"memory_limit": memory_limit, "temp_directory": spill}
+    connection = duckdb.connect(database, config=config)
     connection.execute("SET TimeZone = 'UTC'")  # after connect: ICU, which takes it, is loaded
     # DuckDB draws a progress bar on stdout for a query that runs over 2 s, which would land
     # in the middle of the data (a CSV export of a million log entries showed it).

@@ -51,7 +51,7 @@ class Session:
     ) -> None:
         self.registry = registry or Registry.discover()
         self.settings = settings or Settings()
-        self.engine = Engine(database)
+        self.engine = Engine(database, self.settings.memory_limit)
         self.cache = cache
         self.confirm = confirm
         self.allow_partial = allow_partial

@@ -30,7 +30,8 @@ class Settings:
     `config` is the estate (vpnsql.config.Config: accounts and regions per provider).
     `max_concurrency` bounds API calls in flight in all; `region_concurrency` those of one
     (provider, account, region), as the clouds throttle. `timeout` bounds a statement's fetch
-    (seconds); `max_calls` the API calls one statement may make. `pushdown=False` sends no
+    (seconds); `max_calls` the API calls one statement may make; `memory_limit` what DuckDB
+    holds in memory before it spills to disk. `pushdown=False` sends no
     filter and no time range to any API (and applies no default time window): every row is
     read and DuckDB alone filters, the baseline benchmarks and tests compare pushdown with.
     `state` is per-session scratch space for providers (SDK clients, credentials), so nothing
@@ -44,6 +45,7 @@ class Settings:
     region_concurrency: int = 10
     timeout: float = 300.0
     max_calls: int = 5000
+    memory_limit: str = "256MB"
     pushdown: bool = True
     state: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 

@@ -41,4 +41,7 @@ def run(args: argparse.Namespace, registry: Registry, settings: Settings) -> int
         allow_partial=args.allow_partial,
     )
     sys.stdout.write(banner(shell.session.registry, settings, os.environ, args.sandbox))
-    return shell.loop()
+    try:
+        return shell.loop()
+    finally:
+        shell.session.close()
