@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from vpnsql import __version__
 from vpnsql.runner import EXIT_ERROR, report_error, report_failed_calls
+from vpnsql.tables import CALL_TIMEOUT
 
 if TYPE_CHECKING:
     import duckdb
@@ -123,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=_positive_float,
         metavar="SECONDS",
-        help="how long a statement's API calls may take in all (default: 300)",
+        help="how long a statement's API calls may take in all (default: 300); each call, "
+        f"its retries included, at most {CALL_TIMEOUT:g} of them",
     )
     parser.add_argument(
         "--max-calls",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from vpnsql.errors import CredentialsError, ProviderError
+from vpnsql.errors import CallTimeout, CredentialsError, ProviderError
 
 CREDENTIALS_HINT = (
     "configure AWS credentials (aws configure, AWS_PROFILE or --profile, "
@@ -32,22 +32,31 @@ _SERVICES = {
 
 @contextmanager
 def translated_errors(
-    region: str | None, target: str | None = None, account: str | None = None
+    region: str | None,
+    target: str | None = None,
+    account: str | None = None,
+    operation: str = "the call",
 ) -> Iterator[None]:
-    """Turn botocore's exceptions into vpnsql errors that keep the AWS error code."""
+    """Turn botocore's exceptions into vpnsql errors that keep the AWS error code (a call
+    that timed out on every attempt is a CallTimeout naming `operation`)."""
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,
+        ConnectTimeoutError,
         NoCredentialsError,
         NoRegionError,
         PartialCredentialsError,
         ProfileNotFound,
+        ReadTimeoutError,
     )
     from botocore.parsers import ResponseParserError
 
     where = {"provider": "aws", "account": account, "region": region, "target": target}
     try:
         yield
+    except (ConnectTimeoutError, ReadTimeoutError) as err:
+        url = err.kwargs.get("endpoint_url", "the endpoint")
+        raise CallTimeout(operation, url, **where) from None
     except ClientError as err:
         error = err.response.get("Error", {})
         code = error.get("Code")
