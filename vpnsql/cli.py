@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
+import math
 import os
 import signal
 import sys
@@ -122,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=_seconds,
         metavar="SECONDS",
         help="how long a statement's API calls may take in all (default: 300); each call, "
         f"its retries included, at most {CALL_TIMEOUT:g} of them",
@@ -165,18 +166,18 @@ def build_sandbox_parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
     )
     parser.add_argument(
-        "--port", type=int, default=5000, help="the AWS port (default: 5000; 0 picks a free one)"
+        "--port", type=_port, default=5000, help="the AWS port (default: 5000; 0 picks a free one)"
     )
     parser.add_argument(
         "--alibaba-port",
-        type=int,
+        type=_port,
         default=0,
         metavar="PORT",
         help="the Alibaba Cloud port (default: 0, a free one; fix it for stable export lines)",
     )
     parser.add_argument(
         "--latency",
-        type=float,
+        type=functools.partial(_seconds, zero=True),
         default=0.0,
         metavar="SECONDS",
         help="delay added to each call (default: 0)",
@@ -185,18 +186,34 @@ def build_sandbox_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_float(text: str) -> float:
+def _seconds(text: str, zero: bool = False) -> float:
+    """A finite number of seconds, positive (or, with `zero`, at least 0)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    if not (math.isfinite(value) and (value >= 0 if zero else value > 0)):
+        kind = "0 or more" if zero else "a positive number of"
+        raise argparse.ArgumentTypeError(f"must be {kind} seconds, not {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    """A TCP port, 0 (a free one) to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0 to 65535, not {text}")
     return value
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value

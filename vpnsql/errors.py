@@ -24,6 +24,15 @@ class UsageError(VpnsqlError):
     exit_code = 2
 
 
+class ConfigurationError(UsageError):
+    """The environment or a configuration file says something vpnsql cannot use (exit 2): an
+    endpoint URL that is not one, a number that is not a number; the message names where."""
+
+
+class MissingExtra(UsageError):
+    """A feature needs an optional dependency (a pyproject extra) that is not installed."""
+
+
 class SqlSyntaxError(VpnsqlError):
     """The statement does not parse; the message carries line and column, and so do `line`
     and `column` (1-based, within the statement) when known."""

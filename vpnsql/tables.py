@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from vpnsql.errors import ConfigurationError
+
 if TYPE_CHECKING:
     from vpnsql.accounts import Account
     from vpnsql.config import Config, Key
@@ -157,6 +159,21 @@ class Param:
         """Whether vpnsql fills the param in when the WHERE clause does not (resolved from
         the configuration or discovered); else a user must give it."""
         return self.discover is not None or self.resolve is not None
+
+    def resolved(self, request: FetchRequest) -> Sequence[str] | None:
+        """`resolve`'s values, checked: a configured value that is not valid (AWS_REGION=
+        Us_East) is the configuration's mistake, a ConfigurationError (exit 2), not a failure
+        of every call it would reach."""
+        values = self.resolve(request) if self.resolve is not None else None
+        for value in values or ():
+            try:
+                self.validate(value)
+            except ValueError as err:
+                raise ConfigurationError(
+                    f"a configured {self.name} is not valid: {err}",
+                    hint=f"{self.name}: {self.description}",
+                ) from None
+        return values
 
     def validate(self, value: object) -> str:
         """Return the value as the API's string, or raise ValueError saying what was expected."""

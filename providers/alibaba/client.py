@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from vpnsql.accounts import DEFAULT, Account
 from vpnsql.credentials import first_file_mentioning
-from vpnsql.errors import CallTimeout, CredentialsError, ProviderError
+from vpnsql.errors import CallTimeout, ConfigurationError, CredentialsError, ProviderError
 from vpnsql.tables import THROTTLING_ATTEMPTS, Settings
 from vpnsql_providers.alibaba.estate import estate
 
@@ -79,7 +79,7 @@ def _new_client(account: str, region: str, settings: Settings) -> Any:
         connect_timeout=timeout_ms,
         read_timeout=timeout_ms,
         max_idle_conns=max(10, settings.max_concurrency),
-        **_endpoint(region),
+        **_endpoint(),
         **_credentials(estate(settings).account(account)),
     )
     return Client(config)
@@ -130,18 +130,19 @@ def _retry_options() -> Any:
     return RetryOptions({"retryable": True, "retryCondition": [throttled, unanswered]})
 
 
-def _endpoint(region: str) -> dict[str, str]:
+def _endpoint() -> dict[str, str]:
     """Config for VPNSQL_ALIBABA_ENDPOINT (http://host:port); none means the regional one."""
     url = os.environ.get(ENDPOINT_VARIABLE)
     if not url:
         return {}
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ProviderError(
-            f"{ENDPOINT_VARIABLE} must be a URL such as http://127.0.0.1:8500, not {url!r}",
-            provider="alibaba",
-            code="InvalidEndpoint",
-            region=region,
+    try:
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is not one
+        valid = False
+    if not valid or parts.path.strip("/") or parts.query:
+        raise ConfigurationError(
+            f"{ENDPOINT_VARIABLE} must be a URL such as http://127.0.0.1:8500, not {url!r}"
         )
     return {"endpoint": parts.netloc, "protocol": parts.scheme}
 

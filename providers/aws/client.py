@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from vpnsql.accounts import DEFAULT
 from vpnsql.answers import BadValue
 from vpnsql.credentials import first_file_mentioning
 from vpnsql.tables import THROTTLING_ATTEMPTS, Settings
-from vpnsql_providers.aws.errors import translated_errors
+from vpnsql_providers.aws.errors import configuration_errors, translated_errors
 from vpnsql_providers.aws.estate import estate
 
 
@@ -34,15 +35,16 @@ def client(service: str, region: str, settings: Settings, account: str = DEFAULT
     made = clients.get(key)
     if made is not None:
         return made
-    with translated_errors(region, account=found.where(account)):
+    with translated_errors(region, account=found.where(account)), configuration_errors():
         session = found.session(account)
         with found.lock(account):
             made = clients.get(key)
             if made is None:
                 config = _client_config(session, settings)
-                made = clients[key] = session.create_client(
-                    service, region_name=region, config=config
-                )
+                made = session.create_client(service, region_name=region, config=config)
+                if urlsplit(made.meta.endpoint_url).scheme not in ("http", "https"):
+                    raise ValueError(f"{made.meta.endpoint_url!r} is not an http(s) URL")
+                clients[key] = made
     return made
 
 
