@@ -196,13 +196,6 @@ def test_usage_error_exits_2() -> None:
     assert "invalid choice" in result.stderr
 
 
-def test_a_file_that_is_not_utf8_is_a_usage_error(tmp_path: Any) -> None:
-    script = tmp_path / "latin1.sql"
-    script.write_bytes("SELECT 'Zoë' AS name;".encode("latin-1"))
-    result = run("-f", str(script))
-    assert_clean_error(result, 2, "is not UTF-8", "save the file as UTF-8")
-
-
 def test_unreadable_file_is_a_usage_error() -> None:
     assert_clean_error(run("-f", "/nonexistent/q.sql"), 2, "cannot read /nonexistent/q.sql")
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from vpnsql import __version__
-from vpnsql.runner import EXIT_ERROR, report_error, report_failed_calls
+from vpnsql.runner import EXIT_ERROR, diagnostic, report_error, report_failed_calls
 from vpnsql.tables import CALL_TIMEOUT
 
 if TYPE_CHECKING:
@@ -268,10 +268,12 @@ def _show_notices(debug: bool) -> None:
     """
     import logging
 
+    from vpnsql.terminal import VisibleFormatter
+
     logger = logging.getLogger("vpnsql")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("vpnsql: notice: %(message)s"))
+        handler.setFormatter(VisibleFormatter("vpnsql: notice: %(message)s"))
         logger.addHandler(handler)
         logger.propagate = False
     root = logging.getLogger()
@@ -281,23 +283,20 @@ def _show_notices(debug: bool) -> None:
 
 def _read_sources(args: argparse.Namespace) -> list[tuple[str | None, str]]:
     """What to run: each -e as SQL (no source), then -f FILE (`-` is stdin) or piped stdin as
-    a script named for error locations. Empty when stdin is a terminal: the shell."""
+    a script named for error locations, each held to the one rule of `planner.readable` (UTF-8,
+    no NUL) under its own name. Empty when stdin is a terminal: the shell."""
     from vpnsql.errors import UsageError
+    from vpnsql.planner import decoded, readable
 
-    sources: list[tuple[str | None, str]] = [(None, text) for text in args.execute]
+    sources: list[tuple[str | None, str]] = [(None, readable(text, "-e")) for text in args.execute]
     if args.file == "-" or (not args.file and not sources and not sys.stdin.isatty()):
-        sources.append(("<stdin>", sys.stdin.read()))
+        sources.append(("<stdin>", decoded(sys.stdin.buffer.read(), "<stdin>")))
     elif args.file:
         try:
-            with open(args.file, encoding="utf-8") as handle:
-                sources.append((args.file, handle.read()))
+            with open(args.file, "rb") as handle:
+                sources.append((args.file, decoded(handle.read(), args.file)))
         except OSError as err:
             raise UsageError(f"cannot read {args.file}: {err.strerror}") from None
-        except UnicodeDecodeError as err:
-            raise UsageError(
-                f"cannot read {args.file}: byte {err.start} is not UTF-8",
-                hint="save the file as UTF-8",
-            ) from None
     return sources
 
 
@@ -424,7 +423,7 @@ def _export(
         header=not args.no_header,
         partition_by=args.partition_by,
     )
-    print(f"vpnsql: wrote {args.outfile} ({fmt})", file=sys.stderr)
+    diagnostic(f"vpnsql: wrote {args.outfile} ({fmt})")
 
 
 @contextmanager

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from vpnsql.errors import UsageError, VpnsqlError
 from vpnsql.runner import report_failed_calls, run_statement
+from vpnsql.terminal import visible
 
 if TYPE_CHECKING:
     import duckdb
@@ -215,7 +216,7 @@ class Console:
 
     def note(self, text: str) -> None:
         """A line about what happened (a file written), for the person running it."""
-        self.notes.write(text + "\n")
+        self.notes.write(visible(text, newlines=True) + "\n")
         self.notes.flush()
 
     def write_file(self, relation: duckdb.DuckDBPyRelation, target: Path) -> str:

@@ -33,6 +33,11 @@ class MissingExtra(UsageError):
     """A feature needs an optional dependency (a pyproject extra) that is not installed."""
 
 
+class InputError(UsageError):
+    """The input is not text vpnsql reads as SQL: bytes that are not UTF-8, or a NUL (exit 2,
+    whichever way it came: -e, -f, stdin, the shell, Python)."""
+
+
 class SqlSyntaxError(VpnsqlError):
     """The statement does not parse; the message carries line and column, and so do `line`
     and `column` (1-based, within the statement) when known."""
