@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from processes import on_terminal
 
 VIEW = "SELECT count(*) FROM vpn.client_connections"
 WITHOUT_MOTO = """
@@ -90,11 +91,10 @@ def test_an_unknown_editing_mode_is_a_configuration_error() -> None:
     import pexpect
 
     env = {**os.environ, "VPNSQL_EDITING_MODE": "nano"}
-    child = pexpect.spawn(sys.executable, ["-m", "vpnsql.cli"], env=env, encoding="utf-8")
-    try:
+    argv = [sys.executable, "-m", "vpnsql.cli"]
+    with on_terminal(argv, env=env, encoding="utf-8") as child:
         child.expect(pexpect.EOF, timeout=30)
-    finally:
-        child.close(force=True)
+        child.close()
     assert child.exitstatus == 2
     assert "VPNSQL_EDITING_MODE must be emacs or vi, not 'nano'" in (child.before or "")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from processes import started
 
 import vpnsql
 from vpnsql.errors import ProviderError
@@ -351,17 +352,17 @@ def test_ctrl_c_cancels_outstanding_calls_and_exits_130(
     try:
         env = {**os.environ, "AWS_ENDPOINT_URL": slow.endpoint_url}
         listed = ", ".join(f"'{e}'" for e in endpoints)
-        proc = subprocess.Popen(
+        with started(
             [sys.executable, "-m", "vpnsql.cli", "--max-concurrency", "1", "-e",
              f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId IN ({listed}) "
              "AND region = 'us-east-1'"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        time.sleep(3)  # started, and waiting on the first of three 10-second calls
-        interrupted = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-        waited = time.monotonic() - interrupted
+        ) as proc:  # fmt: skip
+            time.sleep(3)  # started, and waiting on the first of three 10-second calls
+            interrupted = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+            waited = time.monotonic() - interrupted
     finally:
         slow.stop()
     assert proc.returncode == 130
