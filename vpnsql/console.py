@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from vpnsql.errors import UsageError, VpnsqlError
 from vpnsql.runner import report_failed_calls, run_statement
+from vpnsql.statements import DeleteInterrupted
 from vpnsql.terminal import visible
 
 if TYPE_CHECKING:
@@ -150,7 +151,11 @@ class Console:
     def run_statement(self, statement: planner.Statement, final: Final | None = None) -> None:
         """Run one statement and write its result (and its timing with `.timer`)."""
         started = time.perf_counter()
-        relation = run_statement(self.session, statement)
+        try:
+            relation = run_statement(self.session, statement)
+        except DeleteInterrupted as interrupted:
+            self._interrupted(interrupted)
+            raise interrupted.cause from None
         self.failed += self.session.last_failed
         self.partial += len(self.session.last_stats.failures)
         shown = None
@@ -166,6 +171,15 @@ class Console:
 
             self.notes.write(timing(self.session.last_stats, elapsed))
             self.notes.flush()
+
+    def _interrupted(self, interrupted: DeleteInterrupted) -> None:
+        """What an interrupted DELETE did: the outcomes that completed, as its result, and
+        what it did not do, as a note."""
+        outcome = interrupted.outcome
+        shown = self.show(self.session.engine.relation(outcome.columns, outcome.rows), "")
+        if shown:
+            self.emit(shown)
+        self.note(f"vpnsql: {interrupted.summary}")
 
     def deliver(
         self, relation: duckdb.DuckDBPyRelation, final: Final | None = None, plan: bool = False
