@@ -235,10 +235,10 @@ def test_a_replaced_file_keeps_its_permissions(tmp_path: Path) -> None:
 def test_a_stream_is_written_in_place(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
-    result = run("-e", "SELECT 3 AS c", "-o", "jsonl", "--outfile", str(fifo))
-    assert result.returncode == 0, result.stderr
-    assert json.loads(reader.communicate(timeout=30)[0]) == {"c": 3}
+    with started(["cat", str(fifo)], stdout=subprocess.PIPE, text=True) as reader:
+        result = run("-e", "SELECT 3 AS c", "-o", "jsonl", "--outfile", str(fifo))
+        assert result.returncode == 0, result.stderr
+        assert json.loads(reader.communicate(timeout=30)[0]) == {"c": 3}
     assert stat.S_ISFIFO(fifo.lstat().st_mode)
     to_stdout = run("-e", "SELECT 4 AS d", "-o", "csv", "--outfile", "/dev/stdout")
     assert (to_stdout.returncode, to_stdout.stdout) == (0, "d\n4\n")

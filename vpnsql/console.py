@@ -109,6 +109,14 @@ class Console:
         shown = [
             i for i, item in enumerate(items) if item.statement and item.statement.shows_result
         ]
+        if final is not None and not shown:
+            from vpnsql.export import ExportError
+
+            raise ExportError(
+                "nothing was written: no statement returns a result (CREATE, INSERT and the "
+                "like return none), so nothing was run",
+                hint="end with the SELECT whose rows are to be written",
+            )
         last = shown[-1] if shown and final is not None else -1
         if self.format == "parquet" and len(shown) - (last >= 0) > 1:
             raise UsageError(
