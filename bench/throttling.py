@@ -5,7 +5,10 @@ A server of its own (a process apart, so it does not share the client's GIL) ans
 DescribeClientVpnConnections (AWS XML) and DescribeSslVpnClients (Alibaba JSON) with a few
 rows, and every Nth call, counted over both clouds, with the cloud's throttling error
 (RequestLimitExceeded, HTTP 503; Throttling.User, HTTP 400). Each run is a fresh `vpnsql -e`
-over ENDPOINTS endpoints (one call each); a run passes when it exits 0 with every row.
+over ENDPOINTS endpoints of one region (one call each), with `region_concurrency = 64` in its
+config file so that all 64 calls are in flight at once; a run passes when it exits 0 with
+every row. botocore's legacy mode is there to show what standard mode's retry quota (500
+tokens per client, 5 a retry) does to hard throttling.
 
     python bench/throttling.py --repeat 12 --every 5 --every 2 --adaptive-repeat 3
 
@@ -21,9 +24,11 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 ENDPOINTS = 200
@@ -33,6 +38,7 @@ AWS_CONFIGS = {  # name: AWS_RETRY_MODE, AWS_MAX_ATTEMPTS ("" leaves vpnsql's de
     "aws standard, 5 attempts": ("standard", "5"),
     "aws adaptive, 3 attempts": ("adaptive", "3"),
     "aws adaptive, 5 attempts": ("adaptive", "5"),
+    "aws legacy, 5 attempts (no retry quota)": ("legacy", "5"),
     "aws vpnsql's default": ("", ""),
 }
 AWS_ITEM = (
@@ -51,6 +57,9 @@ AWS_THROTTLED = (
 )
 
 
+REGIONS = json.dumps({"RequestId": "r", "Regions": {"Region": [{"RegionId": "cn-hangzhou"}]}})
+
+
 class Throttler(BaseHTTPRequestHandler):
     """Every `server.every`th request, over both clouds, is throttled."""
 
@@ -59,6 +68,9 @@ class Throttler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
         fields = parse_qs(body) | parse_qs(urlsplit(self.path).query)
+        if self.headers.get("x-acs-action") == "DescribeRegions":  # vpnsql's region check
+            self.send(200, "application/json", REGIONS)
+            return
         throttled = self.server.count()  # type: ignore[attr-defined]
         if "ClientVpnEndpointId" in fields:
             endpoint = fields["ClientVpnEndpointId"][0]
@@ -115,9 +127,10 @@ def serve(every: int) -> None:
     server.serve_forever()
 
 
-def run_once(port: int, cloud: str, mode: str, attempts: str) -> tuple[bool, float]:
+def run_once(port: int, cloud: str, mode: str, attempts: str, config: str) -> tuple[bool, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ALIBABA_"))}
     env |= {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
+            "AWS_ACCOUNT_ID": "111122223333", "VPNSQL_CONFIG": config,
             "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "AWS_ENDPOINT_URL_EC2": f"http://127.0.0.1:{port}",
             "VPNSQL_ALIBABA_ENDPOINT": f"http://127.0.0.1:{port}",
@@ -146,6 +159,9 @@ def main(repeat: int, everies: list[int], adaptive_repeat: int = 3) -> dict[str,
     configs = [("aws", name, *config) for name, config in AWS_CONFIGS.items()]
     configs.append(("alibaba", "alibaba vpnsql's default", "", ""))
     figures: dict[str, float] = {}
+    scratch = tempfile.TemporaryDirectory(prefix="vpnsql-bench-")
+    config = Path(scratch.name) / "config.toml"
+    config.write_text("[vpnsql]\nregion_concurrency = 64\n")
     for every in everies:
         server = subprocess.Popen(
             [sys.executable, __file__, "--serve", str(every)], stdout=subprocess.PIPE, text=True
@@ -157,7 +173,9 @@ def main(repeat: int, everies: list[int], adaptive_repeat: int = 3) -> dict[str,
                   "--max-concurrency 64")  # fmt: skip
             for cloud, name, mode, attempts in configs:
                 runs = adaptive_repeat if mode == "adaptive" else repeat
-                outcomes = [run_once(port, cloud, mode, attempts) for _ in range(runs)]
+                if not runs:
+                    continue
+                outcomes = [run_once(port, cloud, mode, attempts, str(config)) for _ in range(runs)]
                 passed = sum(ok for ok, _ in outcomes)
                 seconds = sorted(s for _, s in outcomes)[len(outcomes) // 2]
                 print(f"  {name:<46} {passed:>3}/{runs} passed, median {seconds:6.2f} s")

@@ -54,7 +54,8 @@ def _client_config(session: Any, settings: Settings) -> Any:
     max_attempts); connect and read timeouts per attempt from `--timeout`.
 
     Standard, not adaptive: adaptive's client-side rate limiter took a burst of 200 calls at
-    --max-concurrency 64 from about 4 s to about 2 minutes (bench/throttling.py).
+    --max-concurrency 64 from about 7 s to over 2 minutes, and answered no more often
+    (bench/throttling.py).
     """
     from botocore.config import Config
 
