@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-concurrency",
-        type=_positive_int,
+        type=_whole,
         metavar="N",
         help="API calls in flight at once, in all (default: 64; at most 10 per account and region)",
     )
@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-calls",
-        type=_positive_int,
+        type=_whole,
         metavar="N",
         help="API calls one statement may make (default: 5000)",
     )
@@ -198,25 +198,19 @@ def _seconds(text: str, zero: bool = False) -> float:
     return value
 
 
-def _port(text: str) -> int:
-    """A TCP port, 0 (a free one) to 65535."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be 0 to 65535, not {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
+def _whole(text: str, low: int = 1, high: int | None = None) -> int:
+    """A whole number from `low` (to `high`): a count, or a TCP port (0 picks a free one)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+    if value < low or (high is not None and value > high):
+        span = f"{low} to {high}" if high is not None else f"at least {low}"
+        raise argparse.ArgumentTypeError(f"must be {span}, not {text}")
     return value
+
+
+_port = functools.partial(_whole, low=0, high=65535)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
