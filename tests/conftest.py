@@ -1,16 +1,19 @@
-"""Shared fixtures: one sandbox server on 127.0.0.1 for the run, and isolated AWS settings.
+"""Shared fixtures: one sandbox server on 127.0.0.1 for the run, isolated AWS settings, and
+misbehaving fake clouds for failures the sandbox cannot produce.
 
-Tests reach the sandbox over real HTTP with the real boto3; nothing of vpnsql is mocked.
+Tests reach the servers over real HTTP with the real SDKs; nothing of vpnsql is mocked.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from misbehaving import OTHER_SETTINGS, Asked, MisbehavingServer, Reply
 
 import vpnsql
 from vpnsql.session import Session
@@ -121,3 +124,24 @@ def gateway(azure: Any, subscription: str) -> Callable[..., str]:
         return name
 
     return make
+
+
+@pytest.fixture
+def misbehaving(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., MisbehavingServer]]:
+    """`misbehaving(answer)`: a fake cloud that both providers are pointed at, to see what
+    vpnsql does with answers no real cloud should give."""
+    servers: list[MisbehavingServer] = []
+
+    def start(answer: Callable[[Asked], Reply | None]) -> MisbehavingServer:
+        server = MisbehavingServer(answer)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        for name in OTHER_SETTINGS:
+            monkeypatch.delenv(name, raising=False)
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from processes import started
 
 from vpnsql.errors import QueryError
 
@@ -177,20 +178,17 @@ def test_a_signal_mid_export_leaves_the_old_file(
 ) -> None:
     target = tmp_path / "big.csv"
     target.write_text("old\n")
-    proc = subprocess.Popen(
+    with started(
         [sys.executable, "-m", "vpnsql.cli", "--outfile", str(target), "-e",
          "SELECT range AS n, md5(range::VARCHAR) AS h FROM range(1000000000)"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
+    ) as proc:  # fmt: skip
         deadline = time.monotonic() + 60
         while not leftovers(tmp_path) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert leftovers(tmp_path), "the export never started"
         proc.send_signal(sent)
         _, stderr = proc.communicate(timeout=60)
-    finally:
-        proc.kill()  # never leave a writer behind, whatever failed
     assert (proc.returncode, stderr) == (code, f"vpnsql: {said}\n")
     assert target.read_text() == "old\n"
     assert leftovers(tmp_path) == []
@@ -202,19 +200,16 @@ def test_ctrl_c_mid_copy_statement_leaves_the_old_file(tmp_path: Path) -> None:
     target.write_text("old\n")
     query = "SELECT range AS n, md5(range::VARCHAR) AS h FROM range(1000000000)"
     sql = f"COPY ({query}) TO {sql_string(target)}"
-    proc = subprocess.Popen(
+    with started(
         [sys.executable, "-m", "vpnsql.cli", "-e", sql],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while len(list(tmp_path.iterdir())) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(list(tmp_path.iterdir())) == 2, "the copy never started"
-    try:
+    ) as proc:  # fmt: skip
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(list(tmp_path.iterdir())) == 2, "the copy never started"
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
     assert (proc.returncode, stderr) == (130, "vpnsql: interrupted\n")
     assert target.read_text() == "old\n"
     assert list(tmp_path.iterdir()) == [target]
@@ -240,10 +235,10 @@ def test_a_replaced_file_keeps_its_permissions(tmp_path: Path) -> None:
 def test_a_stream_is_written_in_place(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
-    result = run("-e", "SELECT 3 AS c", "-o", "jsonl", "--outfile", str(fifo))
-    assert result.returncode == 0, result.stderr
-    assert json.loads(reader.communicate(timeout=30)[0]) == {"c": 3}
+    with started(["cat", str(fifo)], stdout=subprocess.PIPE, text=True) as reader:
+        result = run("-e", "SELECT 3 AS c", "-o", "jsonl", "--outfile", str(fifo))
+        assert result.returncode == 0, result.stderr
+        assert json.loads(reader.communicate(timeout=30)[0]) == {"c": 3}
     assert stat.S_ISFIFO(fifo.lstat().st_mode)
     to_stdout = run("-e", "SELECT 4 AS d", "-o", "csv", "--outfile", "/dev/stdout")
     assert (to_stdout.returncode, to_stdout.stdout) == (0, "d\n4\n")

@@ -7,14 +7,19 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from processes import started
 
+import vpnsql
 from vpnsql.errors import ProviderError
 from vpnsql.fetch import FetchFailed, FetchStats
 from vpnsql.progress import Progress
 from vpnsql.session import Session
+from vpnsql.tables import THROTTLING_ATTEMPTS
+from vpnsql_providers.alibaba.client import MAX_ATTEMPTS as ALIBABA_ATTEMPTS
 from vpnsql_providers.aws.client import ec2
 
 CONNS = "aws.ec2_api.client_vpn_connections"
@@ -263,8 +268,42 @@ def test_aws_throttling_is_retried_a_bounded_number_of_times(
     finally:
         left = clear_aws_errors()
     assert caught.value.code == "RequestLimitExceeded"
-    assert 3 <= 20 - left <= 10  # retried, and then given up
+    # As many attempts as Alibaba's (botocore's default of 3 failed bursts Alibaba absorbed),
+    # and then given up.
+    assert 20 - left == THROTTLING_ATTEMPTS == ALIBABA_ATTEMPTS
     assert "--max-concurrency" in (caught.value.hint or "")
+
+
+@pytest.mark.parametrize("where", ["environment", "profile"])
+def test_the_users_own_aws_retry_settings_are_honoured(
+    aws_env: Any,
+    new_endpoint: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    where: str,
+) -> None:
+    from vpnsql.sandbox import clear_aws_errors, inject_aws_error
+
+    if where == "environment":
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+        monkeypatch.setenv("AWS_RETRY_MODE", "legacy")
+    else:
+        config = tmp_path / "config"
+        config.write_text("[default]\nmax_attempts = 2\nretry_mode = legacy\n")
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    endpoint = new_endpoint(3)
+    session = vpnsql.connect()
+    inject_aws_error("RequestLimitExceeded", 10, "DescribeClientVpnConnections")
+    try:
+        with pytest.raises(ProviderError, match="RequestLimitExceeded"):
+            session.sql(
+                f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId = '{endpoint}' "
+                "AND region = 'us-east-1'"
+            )
+    finally:
+        left = clear_aws_errors()
+    assert 10 - left == 2
+    assert ec2("us-east-1", session.settings).meta.config.retries["mode"] == "legacy"
 
 
 def test_a_region_without_client_vpn_counts_as_zero_rows(
@@ -313,17 +352,17 @@ def test_ctrl_c_cancels_outstanding_calls_and_exits_130(
     try:
         env = {**os.environ, "AWS_ENDPOINT_URL": slow.endpoint_url}
         listed = ", ".join(f"'{e}'" for e in endpoints)
-        proc = subprocess.Popen(
+        with started(
             [sys.executable, "-m", "vpnsql.cli", "--max-concurrency", "1", "-e",
              f"SELECT * FROM {CONNS} WHERE ClientVpnEndpointId IN ({listed}) "
              "AND region = 'us-east-1'"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        time.sleep(3)  # started, and waiting on the first of three 10-second calls
-        interrupted = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-        waited = time.monotonic() - interrupted
+        ) as proc:  # fmt: skip
+            time.sleep(3)  # started, and waiting on the first of three 10-second calls
+            interrupted = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+            waited = time.monotonic() - interrupted
     finally:
         slow.stop()
     assert proc.returncode == 130

@@ -6,12 +6,14 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pexpect
 import pytest
+from processes import on_terminal
 
 from vpnsql import sandbox as sandbox_module
 
@@ -19,27 +21,34 @@ CONNS = "aws.ec2_api.client_vpn_connections"
 WHERE = "WHERE ClientVpnEndpointId = 'cvpn-endpoint-0a1b2c3d4e5f60001' AND region = 'us-east-1'"
 
 
-def spawn(home: Path, *args: str, env: dict[str, str] | None = None) -> pexpect.spawn:
-    """`python -m vpnsql.cli ARGS` on a terminal, with HOME and the XDG data dir in `home`."""
-    environment = {
-        **(env or os.environ),
-        "HOME": str(home),
-        "XDG_DATA_HOME": str(home / "data"),
-        "TERM": "xterm",
-        "PAGER": "cat",
-        "PROMPT_TOOLKIT_NO_CPR": "1",  # nobody answers cursor-position requests here
-    }
-    return pexpect.spawn(
-        sys.executable,
-        ["-m", "vpnsql.cli", *args],
-        env=environment,
-        encoding="utf-8",
-        timeout=30,
-        dimensions=(40, 160),
-    )
+Spawn = Callable[..., pexpect.spawn]
 
 
-def test_a_query_on_the_sandbox_then_ctrl_d(tmp_path: Path) -> None:
+@pytest.fixture
+def spawn() -> Iterator[Spawn]:
+    """`spawn(home, ARGS)`: `python -m vpnsql.cli ARGS` on a terminal, with HOME and the XDG
+    data dir in `home`; every child is closed when the test ends, however it ends."""
+    with ExitStack() as children:
+
+        def start(home: Path, *args: str, env: dict[str, str] | None = None) -> pexpect.spawn:
+            environment = {
+                **(env or os.environ),
+                "HOME": str(home),
+                "XDG_DATA_HOME": str(home / "data"),
+                "TERM": "xterm",
+                "PAGER": "cat",
+                "PROMPT_TOOLKIT_NO_CPR": "1",  # nobody answers cursor-position requests here
+            }
+            argv = [sys.executable, "-m", "vpnsql.cli", *args]
+            terminal = on_terminal(
+                argv, env=environment, encoding="utf-8", timeout=30, dimensions=(40, 160)
+            )
+            return children.enter_context(terminal)
+
+        yield start
+
+
+def test_a_query_on_the_sandbox_then_ctrl_d(tmp_path: Path, spawn: Spawn) -> None:
     child = spawn(tmp_path, "--sandbox")
     child.expect("sandbox: on")
     child.expect(r"type \.help")
@@ -69,7 +78,7 @@ def slow_sandbox(aws_env: Any) -> Iterator[dict[str, str]]:
 
 
 def test_ctrl_c_cancels_a_fetch_and_the_prompt_comes_back(
-    tmp_path: Path, slow_sandbox: dict[str, str]
+    tmp_path: Path, slow_sandbox: dict[str, str], spawn: Spawn
 ) -> None:
     child = spawn(tmp_path, env=slow_sandbox)
     child.expect(r"type \.help")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
+import math
 import os
 import signal
 import sys
@@ -17,7 +18,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from vpnsql import __version__
-from vpnsql.runner import EXIT_ERROR, report_error, report_failed_calls
+from vpnsql.runner import EXIT_ERROR, diagnostic, report_error, report_failed_calls
+from vpnsql.tables import CALL_TIMEOUT
 
 if TYPE_CHECKING:
     import duckdb
@@ -115,19 +117,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-concurrency",
-        type=_positive_int,
+        type=_whole,
         metavar="N",
         help="API calls in flight at once, in all (default: 64; at most 10 per account and region)",
     )
     parser.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=_seconds,
         metavar="SECONDS",
-        help="how long a statement's API calls may take in all (default: 300)",
+        help="how long a statement's API calls may take in all (default: 300); each call, "
+        f"its retries included, at most {CALL_TIMEOUT:g} of them",
     )
     parser.add_argument(
         "--max-calls",
-        type=_positive_int,
+        type=_whole,
         metavar="N",
         help="API calls one statement may make (default: 5000)",
     )
@@ -163,18 +166,18 @@ def build_sandbox_parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
     )
     parser.add_argument(
-        "--port", type=int, default=5000, help="the AWS port (default: 5000; 0 picks a free one)"
+        "--port", type=_port, default=5000, help="the AWS port (default: 5000; 0 picks a free one)"
     )
     parser.add_argument(
         "--alibaba-port",
-        type=int,
+        type=_port,
         default=0,
         metavar="PORT",
         help="the Alibaba Cloud port (default: 0, a free one; fix it for stable export lines)",
     )
     parser.add_argument(
         "--latency",
-        type=float,
+        type=functools.partial(_seconds, zero=True),
         default=0.0,
         metavar="SECONDS",
         help="delay added to each call (default: 0)",
@@ -183,21 +186,31 @@ def build_sandbox_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_float(text: str) -> float:
+def _seconds(text: str, zero: bool = False) -> float:
+    """A finite number of seconds, positive (or, with `zero`, at least 0)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    if not (math.isfinite(value) and (value >= 0 if zero else value > 0)):
+        kind = "0 or more" if zero else "a positive number of"
+        raise argparse.ArgumentTypeError(f"must be {kind} seconds, not {text}")
     return value
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+def _whole(text: str, low: int = 1, high: int | None = None) -> int:
+    """A whole number from `low` (to `high`): a count, or a TCP port (0 picks a free one)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < low or (high is not None and value > high):
+        span = f"{low} to {high}" if high is not None else f"at least {low}"
+        raise argparse.ArgumentTypeError(f"must be {span}, not {text}")
     return value
+
+
+_port = functools.partial(_whole, low=0, high=65535)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -249,10 +262,12 @@ def _show_notices(debug: bool) -> None:
     """
     import logging
 
+    from vpnsql.terminal import VisibleFormatter
+
     logger = logging.getLogger("vpnsql")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("vpnsql: notice: %(message)s"))
+        handler.setFormatter(VisibleFormatter("vpnsql: notice: %(message)s"))
         logger.addHandler(handler)
         logger.propagate = False
     root = logging.getLogger()
@@ -262,23 +277,20 @@ def _show_notices(debug: bool) -> None:
 
 def _read_sources(args: argparse.Namespace) -> list[tuple[str | None, str]]:
     """What to run: each -e as SQL (no source), then -f FILE (`-` is stdin) or piped stdin as
-    a script named for error locations. Empty when stdin is a terminal: the shell."""
+    a script named for error locations, each held to the one rule of `planner.readable` (UTF-8,
+    no NUL) under its own name. Empty when stdin is a terminal: the shell."""
     from vpnsql.errors import UsageError
+    from vpnsql.planner import decoded, readable
 
-    sources: list[tuple[str | None, str]] = [(None, text) for text in args.execute]
+    sources: list[tuple[str | None, str]] = [(None, readable(text, "-e")) for text in args.execute]
     if args.file == "-" or (not args.file and not sources and not sys.stdin.isatty()):
-        sources.append(("<stdin>", sys.stdin.read()))
+        sources.append(("<stdin>", decoded(sys.stdin.buffer.read(), "<stdin>")))
     elif args.file:
         try:
-            with open(args.file, encoding="utf-8") as handle:
-                sources.append((args.file, handle.read()))
+            with open(args.file, "rb") as handle:
+                sources.append((args.file, decoded(handle.read(), args.file)))
         except OSError as err:
             raise UsageError(f"cannot read {args.file}: {err.strerror}") from None
-        except UnicodeDecodeError as err:
-            raise UsageError(
-                f"cannot read {args.file}: byte {err.start} is not UTF-8",
-                hint="save the file as UTF-8",
-            ) from None
     return sources
 
 
@@ -405,7 +417,7 @@ def _export(
         header=not args.no_header,
         partition_by=args.partition_by,
     )
-    print(f"vpnsql: wrote {args.outfile} ({fmt})", file=sys.stderr)
+    diagnostic(f"vpnsql: wrote {args.outfile} ({fmt})")
 
 
 @contextmanager

@@ -269,7 +269,7 @@ def _filled_in(
         return None
     known = {name: str(value) for name, value in args.items() if table.param(name) is not None}
     try:
-        values = param.resolve(FetchRequest(known, settings=settings))
+        values = param.resolved(FetchRequest(known, settings=settings))
     except ProviderError:
         return None
     if values and len(values) > 1:

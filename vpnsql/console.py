@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from vpnsql.errors import UsageError, VpnsqlError
 from vpnsql.runner import report_failed_calls, run_statement
+from vpnsql.statements import DeleteInterrupted
+from vpnsql.terminal import visible
 
 if TYPE_CHECKING:
     import duckdb
@@ -107,6 +109,14 @@ class Console:
         shown = [
             i for i, item in enumerate(items) if item.statement and item.statement.shows_result
         ]
+        if final is not None and not shown:
+            from vpnsql.export import ExportError
+
+            raise ExportError(
+                "nothing was written: no statement returns a result (CREATE, INSERT and the "
+                "like return none), so nothing was run",
+                hint="end with the SELECT whose rows are to be written",
+            )
         last = shown[-1] if shown and final is not None else -1
         if self.format == "parquet" and len(shown) - (last >= 0) > 1:
             raise UsageError(
@@ -149,7 +159,11 @@ class Console:
     def run_statement(self, statement: planner.Statement, final: Final | None = None) -> None:
         """Run one statement and write its result (and its timing with `.timer`)."""
         started = time.perf_counter()
-        relation = run_statement(self.session, statement)
+        try:
+            relation = run_statement(self.session, statement)
+        except DeleteInterrupted as interrupted:
+            self._interrupted(interrupted)
+            raise interrupted.cause from None
         self.failed += self.session.last_failed
         self.partial += len(self.session.last_stats.failures)
         shown = None
@@ -165,6 +179,15 @@ class Console:
 
             self.notes.write(timing(self.session.last_stats, elapsed))
             self.notes.flush()
+
+    def _interrupted(self, interrupted: DeleteInterrupted) -> None:
+        """What an interrupted DELETE did: the outcomes that completed, as its result, and
+        what it did not do, as a note."""
+        outcome = interrupted.outcome
+        shown = self.show(self.session.engine.relation(outcome.columns, outcome.rows), "")
+        if shown:
+            self.emit(shown)
+        self.note(f"vpnsql: {interrupted.summary}")
 
     def deliver(
         self, relation: duckdb.DuckDBPyRelation, final: Final | None = None, plan: bool = False
@@ -215,7 +238,7 @@ class Console:
 
     def note(self, text: str) -> None:
         """A line about what happened (a file written), for the person running it."""
-        self.notes.write(text + "\n")
+        self.notes.write(visible(text, newlines=True) + "\n")
         self.notes.flush()
 
     def write_file(self, relation: duckdb.DuckDBPyRelation, target: Path) -> str:

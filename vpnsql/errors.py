@@ -24,6 +24,20 @@ class UsageError(VpnsqlError):
     exit_code = 2
 
 
+class ConfigurationError(UsageError):
+    """The environment or a configuration file says something vpnsql cannot use (exit 2): an
+    endpoint URL that is not one, a number that is not a number; the message names where."""
+
+
+class MissingExtra(UsageError):
+    """A feature needs an optional dependency (a pyproject extra) that is not installed."""
+
+
+class InputError(UsageError):
+    """The input is not text vpnsql reads as SQL: bytes that are not UTF-8, or a NUL (exit 2,
+    whichever way it came: -e, -f, stdin, the shell, Python)."""
+
+
 class SqlSyntaxError(VpnsqlError):
     """The statement does not parse; the message carries line and column, and so do `line`
     and `column` (1-based, within the statement) when known."""
@@ -54,7 +68,8 @@ class UnsupportedStatementError(VpnsqlError):
 
 
 class ProviderError(VpnsqlError):
-    """An API call failed; keeps the cloud's own error code and where the call went."""
+    """An API call failed; keeps the cloud's own error code and where the call went (the
+    table, when the failure is about what the answer held)."""
 
     def __init__(
         self,
@@ -66,8 +81,9 @@ class ProviderError(VpnsqlError):
         region: str | None = None,
         target: str | None = None,
         hint: str | None = None,
+        table: str | None = None,
     ) -> None:
-        where = ", ".join(p for p in (provider, account, region, target) if p)
+        where = ", ".join(p for p in (table or provider, account, region, target) if p)
         prefix = f"{code}: " if code else ""
         super().__init__(f"{prefix}{message} ({where})", hint=hint)
         self.provider = provider
@@ -75,6 +91,20 @@ class ProviderError(VpnsqlError):
         self.account = account
         self.region = region
         self.target = target
+        self.table = table
+
+
+class CallTimeout(ProviderError):
+    """An API call got no answer in time on any of its attempts (see
+    Settings.attempt_timeout); the message names the call: its operation and where it went."""
+
+    def __init__(self, operation: str, url: str, **where: str | None) -> None:
+        super().__init__(
+            f"{operation} got no answer in time from {url}, on every attempt",
+            code="Timeout",
+            hint="give calls longer with --timeout SECONDS, or check the network",
+            **where,  # type: ignore[arg-type]
+        )
 
 
 class NotConfigured(ProviderError):

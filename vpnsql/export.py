@@ -4,22 +4,39 @@ Parquet, CSV, JSON and JSON lines are written by DuckDB itself (typed, fast, nev
 Python rows), with timestamps and the values JSON cannot say (NaN, intervals, bytes) written
 as the console writes them; table and markdown go through `vpnsql.output`. Everything is
 written beside the target under a temporary name and renamed into place only when complete,
-so a failure or Ctrl-C leaves no partial file and an existing target untouched.
+so a failure or Ctrl-C leaves no partial file and an existing target untouched. A directory is
+swapped with its replacement in one step (Linux's renameat2 RENAME_EXCHANGE) where the
+platform can; elsewhere the old one is moved aside first, and for that moment the name is
+missing.
+
+Temporaries are named `.NAME.vpnsql-PID-XXXXXXXX` (and `.NAME.vpnsql-old-PID-XXXXXXXX` for a
+directory moved aside), so that a later write to the same directory can tell those of a
+process that is gone (killed with SIGKILL, or mid-swap) and clean them up: a directory moved
+aside whose name is missing is put back, anything else is removed.
+
+A stream (a device, a FIFO, /dev/stdout) is written in place: at its current position, never
+truncated, so `--outfile /dev/stdout` after earlier output, or into a `>>` target, appends.
 
 A file's format follows its extension (`format_for`), wherever a file is written.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import functools
 import os
+import re
 import shutil
 import stat
+import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, Any, BinaryIO
 
 import duckdb
 
@@ -95,8 +112,15 @@ def export(
     if partition_by:
         _check_partitions(relation, fmt, partition_by)
     partitions = list(partition_by) or None
+    target = Path(path)
     try:
-        with _atomic(Path(path), directory=bool(partition_by)) as temporary:
+        if _is_stream(target):
+            if partition_by:
+                raise ExportError(f"cannot write a partitioned directory to {path}")
+            with _opened(target) as out:
+                to_stream(relation, connection, fmt, out, header=header)
+            return
+        with _atomic(target, directory=bool(partition_by)) as temporary:
             if fmt == "parquet":
                 pattern = {"filename_pattern": "part-{i}"} if partition_by else {}
                 interruptible(
@@ -211,14 +235,8 @@ def _reason(err: Exception) -> str:
 def _atomic(path: Path, *, directory: bool) -> Iterator[Path]:
     """A temporary path beside `path`, renamed onto it only if the block succeeds.
 
-    A symbolic link keeps pointing where it did: the file it names is the one replaced. A
-    device or pipe (/dev/stdout, a FIFO) is a stream and is written in place.
+    A symbolic link keeps pointing where it did: the file it names is the one replaced.
     """
-    if _is_stream(path):
-        if directory:
-            raise ExportError(f"cannot write a partitioned directory to {path}")
-        yield path
-        return
     target = Path(os.path.realpath(path))
     parent = target.parent
     if not parent.is_dir():
@@ -233,7 +251,8 @@ def _atomic(path: Path, *, directory: bool) -> Iterator[Path]:
             f"cannot replace {path}: it is (or holds) the current directory",
             hint="write the partitions to a directory beside it",
         )
-    temporary = parent / f".{target.name}.vpnsql-{uuid.uuid4().hex[:8]}"
+    sweep(parent)
+    temporary = _temporary(target)
     try:
         yield temporary
         if target.exists():  # the new file is as private as the one it replaces
@@ -244,15 +263,45 @@ def _atomic(path: Path, *, directory: bool) -> Iterator[Path]:
         raise
 
 
+_DESCRIPTORS = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def _own_descriptor(path: Path) -> int | None:
+    """The number of this process's descriptor `path` names (/dev/stdout, /dev/fd/N,
+    /proc/self/fd/N), whatever it is open on; None for any other path."""
+    name = str(path.absolute())
+    if name in _DESCRIPTORS:
+        return _DESCRIPTORS[name]
+    found = re.fullmatch(rf"/dev/fd/(\d+)|/proc/(?:self|{os.getpid()})/fd/(\d+)", name)
+    return None if found is None else int(found[1] or found[2])
+
+
 def _is_stream(path: Path) -> bool:
-    """/dev/stdout and kin (whatever the descriptor is open on), devices and pipes."""
-    if str(path.absolute()).startswith(("/dev/", "/proc/")):
+    """This process's descriptors (/dev/stdout, ...), devices and pipes; a regular file or a
+    directory (also under /dev, such as /dev/shm) is not."""
+    if _own_descriptor(path) is not None:
         return True
     try:
         mode = os.stat(path).st_mode
     except OSError:
         return False
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+@contextmanager
+def _opened(stream: Path) -> Iterator[IO[bytes]]:
+    """The stream for writing at its current position, never truncated: one of this
+    process's own descriptors (/dev/stdout, /dev/fd/N) through a duplicate of it, exactly
+    where earlier output ended; any other stream opened for appending."""
+    number = _own_descriptor(stream)
+    if number is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        descriptor = os.dup(number)
+    else:
+        descriptor = os.open(stream, os.O_WRONLY | os.O_APPEND)
+    with open(descriptor, "wb") as out:
+        yield out
 
 
 def _check_replaceable(target: Path) -> None:
@@ -271,9 +320,12 @@ def _replace(temporary: Path, target: Path, directory: bool) -> None:
     if not directory or not target.exists():
         os.replace(temporary, target)
         return
-    # A directory cannot be swapped in one rename: move the old one aside first, and put it
-    # back if the new one cannot take its place.
-    retired = target.with_name(f".{target.name}.vpnsql-old-{uuid.uuid4().hex[:8]}")
+    if exchange(temporary, target):  # the old directory is now at the temporary name
+        shutil.rmtree(temporary, ignore_errors=True)
+        return
+    # No exchange here: move the old one aside first, and put it back if the new one cannot
+    # take its place. Killed in between, the next write to this directory puts it back.
+    retired = _temporary(target, "old-")
     os.replace(target, retired)
     try:
         os.replace(temporary, target)
@@ -281,6 +333,86 @@ def _replace(temporary: Path, target: Path, directory: bool) -> None:
         os.replace(retired, target)
         raise
     shutil.rmtree(retired, ignore_errors=True)
+
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def exchange(first: Path, second: Path) -> bool:
+    """Swap two paths in one step (renameat2 RENAME_EXCHANGE), so that a reader of either
+    name sees the old or the new one, never none; False where the platform (or the file
+    system) cannot."""
+    renameat2 = _renameat2()
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, bytes(first), _AT_FDCWD, bytes(second), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(second))
+
+
+@functools.cache
+def _renameat2() -> Any:
+    """libc's renameat2 (Linux, glibc 2.28 and later), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    function = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if function is not None:
+        function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
+        function.argtypes.append(ctypes.c_uint)
+        function.restype = ctypes.c_int
+    return function
+
+
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.vpnsql-(?P<old>old-)?(?:(?P<pid>\d+)-)?[0-9a-f]{8}")
+LEGACY_AGE = 3600.0
+"""Seconds after which a temporary of an earlier vpnsql, whose name has no process ID, is
+taken to be stale."""
+
+
+def _temporary(target: Path, kind: str = "") -> Path:
+    """A name beside `target` for a temporary of this process (see the module docstring)."""
+    return target.with_name(f".{target.name}.vpnsql-{kind}{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+def sweep(directory: Path) -> None:
+    """Clean what killed vpnsql processes left in `directory`: a directory moved aside whose
+    name is missing is put back; other temporaries of processes that are gone are removed.
+    Those of a process still running (another vpnsql writing here) are left alone."""
+    try:
+        entries = list(directory.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        found = _TEMPORARY.fullmatch(entry.name)
+        if found is None or not _stale(entry, found["pid"]):
+            continue
+        original = entry.with_name(found["name"])
+        if found["old"] and not original.exists() and not original.is_symlink():
+            with suppress(OSError):
+                os.rename(entry, original)
+                continue
+        with suppress(OSError):
+            _remove(entry)
+
+
+def _stale(entry: Path, pid: str | None) -> bool:
+    if pid is None:  # an earlier vpnsql's name: stale once old enough
+        with suppress(OSError):
+            return time.time() - entry.lstat().st_mtime > LEGACY_AGE
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, someone else's
+        return False
+    return False
 
 
 def _remove(path: Path) -> None:

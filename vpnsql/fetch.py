@@ -369,7 +369,7 @@ class _Run:
         )
         if param.resolve is not None:
             try:
-                values = param.resolve(request)
+                values = param.resolved(request)
             except ProviderError as err:
                 self.fail(call, err)
                 return

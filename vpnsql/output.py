@@ -26,6 +26,7 @@ from uuid import UUID
 import duckdb
 
 from vpnsql.engine import quote
+from vpnsql.terminal import visible
 
 FORMATS = ("table", "json", "jsonl", "csv", "markdown")
 BATCH_ROWS = 10_000
@@ -192,17 +193,10 @@ def _csv_cell(value: Any, digits: int | None = None) -> Any:
     return cell_text(value, digits)
 
 
-_CONTROLS = {code: f"\\x{code:02x}" for code in [*range(0x20), *range(0x7F, 0xA0)]}
-_CONTROLS.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
-
-
 def display_text(value: Any, newlines: bool = False, digits: int | None = None) -> str:
     """A cell for a terminal: control characters as visible escapes (`\\x1b`, `\\n`), since
     user names and certificate names come from outside and must not steer the terminal."""
-    text = cell_text(value, digits)
-    if not newlines:
-        return text.translate(_CONTROLS)
-    return "\n".join(line.translate(_CONTROLS) for line in text.split("\n"))
+    return visible(cell_text(value, digits), newlines)
 
 
 def cell_text(value: Any, digits: int | None = None) -> str:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from vpnsql.terminal import visible
+
 EXIT_ERROR = 1
 
 if TYPE_CHECKING:
@@ -14,6 +16,12 @@ if TYPE_CHECKING:
 
     from vpnsql import planner
     from vpnsql.session import Session
+
+
+def diagnostic(text: str) -> None:
+    """One diagnostic on stderr, `visible`: errors and notices quote what users and clouds
+    sent (a region typed into WHERE, an API's message), which must not steer the terminal."""
+    print(visible(text, newlines=True), file=sys.stderr)
 
 
 def report_error(err: Exception) -> int:
@@ -24,17 +32,17 @@ def report_error(err: Exception) -> int:
         print(f"vpnsql: {err.message}", file=sys.stderr)
         return err.exit_code
     if isinstance(err, VpnsqlError):
-        print(f"vpnsql: error: {err.message}", file=sys.stderr)
+        diagnostic(f"vpnsql: error: {err.message}")
         if err.hint:
-            print(f"hint: {err.hint}", file=sys.stderr)
+            diagnostic(f"hint: {err.hint}")
         return err.exit_code
     import duckdb
 
     if isinstance(err, duckdb.Error):
-        print(f"vpnsql: error: {err}", file=sys.stderr)
+        diagnostic(f"vpnsql: error: {err}")
         return EXIT_ERROR
-    print(f"vpnsql: internal error: {type(err).__name__}: {err}", file=sys.stderr)
-    print("hint: run again with --debug for the traceback, and report it", file=sys.stderr)
+    diagnostic(f"vpnsql: internal error: {type(err).__name__}: {err}")
+    diagnostic("hint: run again with --debug for the traceback, and report it")
     return EXIT_ERROR
 
 
@@ -46,7 +54,7 @@ def run_statement(session: Session, statement: planner.Statement) -> duckdb.Duck
     with Progress(lambda: session.last_stats, sys.stderr):
         relation = session.run(statement)
     for failure in session.last_stats.failures:
-        print(f"vpnsql: skipped: {failure.error.message}", file=sys.stderr)
+        diagnostic(f"vpnsql: skipped: {failure.error.message}")
     return relation
 
 

@@ -262,7 +262,8 @@ def connect(
     `confirm` decides whether a DELETE may terminate what it selected (see
     `statements.Preview`); by default one connection may go and more raise
     ConfirmationRequired. `allow_partial` keeps the rows of the calls that worked when others
-    fail (see `Session.last_stats.failures`).
+    fail (see `Session.last_stats.failures`). `timeout` is `--timeout`: seconds a statement
+    may wait on the clouds (each call's attempts share at most `CALL_TIMEOUT` of them).
     """
     resources = ExitStack()
     running = None

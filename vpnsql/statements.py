@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import suppress
 from dataclasses import dataclass
 
 from vpnsql.commands import Describe, Exec, Show
@@ -266,13 +267,18 @@ def run_delete(
     )
     if not confirm(preview):
         raise Cancelled("nothing was terminated")
-    results = _call_all([(method, args) for args, _ in targets], settings)
-    rows = [
-        _completed(method, row, selected)
-        for (result, _), (_, selected) in zip(results, targets, strict=True)
-        for row in result
-    ]
-    return Outcome(method.columns, rows, sum(failed for _, failed in results))
+    calls = [(method, args) for args, _ in targets]
+
+    def outcome(results: Sequence[CallResult | None]) -> Outcome:
+        rows = [
+            _completed(method, row, selected)
+            for result, (_, selected) in zip(results, targets, strict=True)
+            if result is not None
+            for row in result[0]
+        ]
+        return Outcome(method.columns, rows, sum(r[1] for r in results if r is not None))
+
+    return _outcome_of(calls, settings, outcome)
 
 
 ViewBranchMethod = tuple[str, ViewBranch, Method | None]
@@ -329,14 +335,19 @@ def run_view_delete(
         preview = Preview(view.name, len(planned), who, [dict(args) for _, args, _ in shown])
         if not confirm(preview):
             raise Cancelled("nothing was terminated")
-    results = _call_all([(method, args) for method, args, _ in planned], settings)
-    rows = [
-        _view_result(row, result.get("currentStatus"), result.get("message"))
-        for (outcome, _), (_, _, row) in zip(results, planned, strict=True)
-        for result in outcome
-    ]
-    failed = len(refused) + sum(failed for _, failed in results)
-    return Outcome(VIEW_DELETE_COLUMNS, refused + rows, failed)
+    calls = [(method, args) for method, args, _ in planned]
+
+    def outcome(results: Sequence[CallResult | None]) -> Outcome:
+        rows = [
+            _view_result(row, answer.get("currentStatus"), answer.get("message"))
+            for result, (_, _, row) in zip(results, planned, strict=True)
+            if result is not None
+            for answer in result[0]
+        ]
+        failed = len(refused) + sum(r[1] for r in results if r is not None)
+        return Outcome(VIEW_DELETE_COLUMNS, refused + rows, failed)
+
+    return _outcome_of(calls, settings, outcome)
 
 
 def _view_key(row: Row) -> tuple[object, ...]:
@@ -347,13 +358,50 @@ def _view_result(row: Row, status: object, message: object) -> Row:
     return {**{k: row.get(k) for k in VIEW_KEYS}, "currentStatus": status, "message": message}
 
 
-def _call_all(
-    calls: Sequence[tuple[Method, Mapping[str, object]]], settings: Settings
-) -> list[tuple[list[Row], bool]]:
-    """Every method call, concurrently: its result rows and whether it failed (a failure is
-    one row carrying the error, so one failed call hides no other)."""
+CallResult = tuple[list[Row], bool]
+"""A method call's result rows, and whether it failed."""
 
-    def one(call: tuple[Method, Mapping[str, object]]) -> tuple[list[Row], bool]:
+
+class DeleteInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) stopped a DELETE part-way, so that the operator can still see whose
+    sessions were ended: `outcome` holds a row for each call that completed (failures too),
+    `not_attempted` counts the targets never called, `unknown` the calls still in flight when
+    a second interrupt stopped the wait for them; `cause` is the interrupt itself."""
+
+    def __init__(
+        self, outcome: Outcome, targets: int, not_attempted: int, unknown: int, cause: BaseException
+    ) -> None:
+        super().__init__()
+        self.outcome = outcome
+        self.targets = targets
+        self.not_attempted = not_attempted
+        self.unknown = unknown
+        self.cause = cause
+
+    @property
+    def summary(self) -> str:
+        done = self.targets - self.not_attempted - self.unknown
+        parts = [f"{done:,} of {self.targets:,} terminations completed"]
+        parts.append(f"{self.not_attempted:,} not attempted")
+        if self.unknown:
+            parts.append(f"{self.unknown:,} in flight with an unknown outcome")
+        return "DELETE interrupted: " + ", ".join(parts)
+
+
+def _outcome_of(
+    calls: Sequence[tuple[Method, Mapping[str, object]]],
+    settings: Settings,
+    outcome: Callable[[Sequence[CallResult | None]], Outcome],
+) -> Outcome:
+    """Every method call, concurrently, and `outcome` of their results (a failure is one row
+    carrying the error, so one failed call hides no other).
+
+    Interrupted, the calls not started are cancelled and those in flight waited for (a
+    terminate that was sent may have ended a session, so its outcome matters) unless a second
+    interrupt says not to; then DeleteInterrupted carries `outcome` of the calls that
+    completed."""
+
+    def one(call: tuple[Method, Mapping[str, object]]) -> CallResult:
         method, args = call
         try:
             return method.function(MethodCall(args, settings)), False
@@ -361,10 +409,26 @@ def _call_all(
             return [_failure_row(method, args, err)], True
 
     if not calls:
-        return []
-    workers = max(1, min(settings.max_concurrency, len(calls)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(one, calls))
+        return outcome([])
+    pool = ThreadPoolExecutor(max_workers=max(1, min(settings.max_concurrency, len(calls))))
+    futures = [pool.submit(one, call) for call in calls]
+    try:
+        return outcome([future.result() for future in futures])
+    except KeyboardInterrupt as interrupt:
+        not_attempted = sum(future.cancel() for future in futures)
+        with suppress(KeyboardInterrupt):  # asked again: report what is known now
+            wait([future for future in futures if not future.cancelled()])
+        results = [
+            future.result()
+            if future.done() and not future.cancelled() and future.exception() is None
+            else None
+            for future in futures
+        ]
+        unknown = len(futures) - not_attempted - sum(r is not None for r in results)
+        partial = outcome(results)
+        raise DeleteInterrupted(partial, len(futures), not_attempted, unknown, interrupt) from None
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _completed(method: Method, row: Row, selected: Row) -> Row:

@@ -14,12 +14,25 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from vpnsql.errors import ConfigurationError
+
 if TYPE_CHECKING:
     from vpnsql.accounts import Account
     from vpnsql.config import Config, Key
 
 Row = dict[str, Any]
 """One record, keyed by declared column name, values already typed (int, datetime, dict, list)."""
+
+CALL_TIMEOUT = 60.0
+"""Seconds one API call may wait on a cloud, its retries included, when the statement's
+`timeout` is longer: a server that never answers fails its call, not only the statement."""
+
+MIN_ATTEMPT_TIMEOUT = 1.0
+"""No attempt of a call is cut off sooner than this, however many attempts share its time."""
+
+THROTTLING_ATTEMPTS = 5
+"""Attempts a throttled call gets on every cloud (unless the user configured the SDK's own):
+enough for a burst at --max-concurrency 64 to give its complete answer (bench/throttling.py)."""
 
 
 @dataclass(frozen=True)
@@ -30,10 +43,11 @@ class Settings:
     `config` is the estate (vpnsql.config.Config: accounts and regions per provider).
     `max_concurrency` bounds API calls in flight in all; `region_concurrency` those of one
     (provider, account, region), as the clouds throttle. `timeout` bounds a statement's fetch
-    (seconds); `max_calls` the API calls one statement may make; `memory_limit` what DuckDB
-    holds in memory before it spills to disk. `pushdown=False` sends no
-    filter and no time range to any API (and applies no default time window): every row is
-    read and DuckDB alone filters, the baseline benchmarks and tests compare pushdown with.
+    (seconds), and each API call's attempts (`attempt_timeout`); `max_calls` the API calls one
+    statement may make; `memory_limit` what DuckDB holds in memory before it spills to disk.
+    `pushdown=False` sends no filter and no time range to any API (and applies no default time
+    window): every row is read and DuckDB alone filters, the baseline benchmarks and tests
+    compare pushdown with.
     `state` is per-session scratch space for providers (SDK clients, credentials), so nothing
     made for one session's credentials or endpoint leaks into another's.
     """
@@ -52,6 +66,16 @@ class Settings:
     def section(self, provider: str) -> Mapping[str, Any]:
         """The config file's section for a provider (empty without a file)."""
         return self.config.sections.get(provider, {})
+
+    def attempt_timeout(self, attempts: int) -> float:
+        """Seconds one attempt of an API call may take to connect, and to wait for the next
+        bytes of its answer, when the SDK tries a call up to `attempts` times: the attempts
+        share min(timeout, CALL_TIMEOUT), so a server that never answers fails the call in
+        about that time (plus the SDK's backoff between attempts), not attempts x the SDK's
+        default (botocore: 60 s). A server that trickles bytes defeats any read timeout; the
+        statement's deadline (`timeout`, the fetcher's) is what bounds that."""
+        budget = min(self.timeout, CALL_TIMEOUT)
+        return max(budget / max(1, attempts), min(budget, MIN_ATTEMPT_TIMEOUT))
 
 
 def _empty_config() -> Config:
@@ -135,6 +159,21 @@ class Param:
         """Whether vpnsql fills the param in when the WHERE clause does not (resolved from
         the configuration or discovered); else a user must give it."""
         return self.discover is not None or self.resolve is not None
+
+    def resolved(self, request: FetchRequest) -> Sequence[str] | None:
+        """`resolve`'s values, checked: a configured value that is not valid (AWS_REGION=
+        Us_East) is the configuration's mistake, a ConfigurationError (exit 2), not a failure
+        of every call it would reach."""
+        values = self.resolve(request) if self.resolve is not None else None
+        for value in values or ():
+            try:
+                self.validate(value)
+            except ValueError as err:
+                raise ConfigurationError(
+                    f"a configured {self.name} is not valid: {err}",
+                    hint=f"{self.name}: {self.description}",
+                ) from None
+        return values
 
     def validate(self, value: object) -> str:
         """Return the value as the API's string, or raise ValueError saying what was expected."""

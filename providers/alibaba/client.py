@@ -7,13 +7,15 @@ table must not pay.
 The SDK retries nothing by default (RuntimeOptions.autoretry is ignored; only
 Config.retry_options counts), so every client gets retry options for throttling: up to
 MAX_ATTEMPTS attempts with exponential backoff and equal jitter, so a throttled gateway still
-gives its complete answer, and a persistent one fails loudly.
+gives its complete answer, and a persistent one fails loudly. Its connect and read timeouts
+(5 s and 10 s by default) come from `--timeout`, shared by the NETWORK_ATTEMPTS attempts.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -23,13 +25,13 @@ from urllib.parse import urlsplit
 
 from vpnsql.accounts import DEFAULT, Account
 from vpnsql.credentials import first_file_mentioning
-from vpnsql.errors import CredentialsError, ProviderError
-from vpnsql.tables import Settings
+from vpnsql.errors import CallTimeout, ConfigurationError, CredentialsError, ProviderError
+from vpnsql.tables import THROTTLING_ATTEMPTS, Settings
 from vpnsql_providers.alibaba.estate import estate
 
 ENDPOINT_VARIABLE = "VPNSQL_ALIBABA_ENDPOINT"
 THROTTLING_CODES = ("Throttling.User", "Throttling", "ServiceUnavailable")
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = THROTTLING_ATTEMPTS
 NETWORK_ATTEMPTS = 3  # as botocore's standard mode does for AWS; every call here is a read
 BACKOFF_MS = 100  # first retry waits 100-200 ms, then 200-400, 400-800, 800-1600
 MAX_BACKOFF_MS = 5000
@@ -50,6 +52,7 @@ _PERMISSION_CODES = {"Forbidden", "Forbbiden.SubUser", "Forbidden.RAM", "Forbidd
 _PERMISSION_HINT = (
     "grant the RAM user or role vpc:DescribeSslVpnClients and vpc:DescribeVpnGateways"
 )
+_TIMED_OUT = re.compile(r"\b(Read|Connection to .*) timed out\b|\bConnectTimeout")
 _lock = threading.Lock()
 _prepare_lock = threading.Lock()
 
@@ -69,11 +72,14 @@ def _new_client(account: str, region: str, settings: Settings) -> Any:
     from alibabacloud_vpc20160428.client import Client
 
     prepare()
+    timeout_ms = round(settings.attempt_timeout(NETWORK_ATTEMPTS) * 1000)
     config = Config(
         region_id=region,
         retry_options=_retry_options(),
+        connect_timeout=timeout_ms,
+        read_timeout=timeout_ms,
         max_idle_conns=max(10, settings.max_concurrency),
-        **_endpoint(region),
+        **_endpoint(),
         **_credentials(estate(settings).account(account)),
     )
     return Client(config)
@@ -124,18 +130,19 @@ def _retry_options() -> Any:
     return RetryOptions({"retryable": True, "retryCondition": [throttled, unanswered]})
 
 
-def _endpoint(region: str) -> dict[str, str]:
+def _endpoint() -> dict[str, str]:
     """Config for VPNSQL_ALIBABA_ENDPOINT (http://host:port); none means the regional one."""
     url = os.environ.get(ENDPOINT_VARIABLE)
     if not url:
         return {}
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ProviderError(
-            f"{ENDPOINT_VARIABLE} must be a URL such as http://127.0.0.1:8500, not {url!r}",
-            provider="alibaba",
-            code="InvalidEndpoint",
-            region=region,
+    try:
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is not one
+        valid = False
+    if not valid or parts.path.strip("/") or parts.query:
+        raise ConfigurationError(
+            f"{ENDPOINT_VARIABLE} must be a URL such as http://127.0.0.1:8500, not {url!r}"
         )
     return {"endpoint": parts.netloc, "protocol": parts.scheme}
 
@@ -172,9 +179,10 @@ def _credentials(account: Account) -> dict[str, Any]:
 
 @contextmanager
 def translated_errors(
-    region: str, target: str | None = None, account: str | None = None
+    region: str, target: str | None = None, account: str | None = None, operation: str = "the call"
 ) -> Iterator[None]:
-    """Turn the SDK's exceptions into vpnsql errors that keep Alibaba's code and message."""
+    """Turn the SDK's exceptions into vpnsql errors that keep Alibaba's code and message (a
+    call that timed out on every attempt is a CallTimeout naming `operation`)."""
     from alibabacloud_tea_openapi.exceptions import AlibabaCloudException
     from darabonba.exceptions import UnretryableException
 
@@ -185,7 +193,7 @@ def translated_errors(
         raise _api_error(err, where) from None
     except UnretryableException as err:
         # Anything that is not an API answer: credentials, network.
-        raise _local_error(err.inner_exception, where) from None
+        raise _local_error(err.inner_exception, where, operation) from None
 
 
 def _api_error(err: Any, where: dict[str, Any]) -> ProviderError:
@@ -205,12 +213,16 @@ def _api_error(err: Any, where: dict[str, Any]) -> ProviderError:
     return ProviderError(message, code=code, hint=hint, **where)
 
 
-def _local_error(err: BaseException, where: dict[str, Any]) -> ProviderError:
+def _local_error(err: BaseException, where: dict[str, Any], operation: str) -> ProviderError:
     from alibabacloud_credentials.exceptions import CredentialException
     from darabonba.exceptions import RetryError
 
     if isinstance(err, CredentialException):
         return CredentialsError(_no_credentials(), hint=CREDENTIALS_HINT, **where)
+    if isinstance(err, RetryError) and _TIMED_OUT.search(err.message or ""):
+        # The SDK keeps only the text of requests' Timeout: "... Read timed out. (read ...)"
+        url = os.environ.get(ENDPOINT_VARIABLE) or f"the {where['region']} endpoint"
+        return CallTimeout(operation, url, **where)
     if isinstance(err, RetryError):  # the SDK's name for a failed HTTP exchange
         return ProviderError(
             f"cannot reach the Alibaba Cloud API after {NETWORK_ATTEMPTS} attempts: {err.message}",

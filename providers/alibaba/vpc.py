@@ -6,12 +6,12 @@ paging both share. There is no EXEC method: no Alibaba Cloud API disconnects an 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from vpnsql import accounts
-from vpnsql.errors import ProviderError
+from vpnsql.answers import Answers, integer
 from vpnsql.tables import Column, FetchRequest, Pages, Param, Row, Table, ViewBranch
 from vpnsql.views import CLIENT_CONNECTIONS as CLIENT_CONNECTIONS_VIEW
 from vpnsql_providers.alibaba import estate
@@ -84,15 +84,15 @@ def fetch_ssl_vpn_clients(request: FetchRequest) -> Iterator[list[Row] | Pages]:
         return client.describe_ssl_vpn_clients(api_request).body.to_map()
 
     yield from _pages(
+        Answers(SSL_VPN_CLIENTS, "DescribeSslVpnClients", region, gateway_id),
         page,
         lambda body: _listed(body, "ClientInfoList"),
         lambda record: _ssl_vpn_client(record, gateway_id),
         request,
-        gateway_id,
     )
 
 
-def _ssl_vpn_client(record: dict[str, Any], gateway_id: str) -> Row:
+def _ssl_vpn_client(record: Mapping[str, Any], gateway_id: str) -> Row:
     return {
         "vpnGatewayId": gateway_id,
         "commonName": record.get("CommonName"),
@@ -100,9 +100,9 @@ def _ssl_vpn_client(record: dict[str, Any], gateway_id: str) -> Row:
         "privateIp": record.get("PrivateIp"),
         "ip": record.get("Ip"),
         "port": _text(record.get("Port")),
-        "sendBytes": _number(record.get("SendBytes")),
-        "receiveBytes": _number(record.get("ReceiveBytes")),
-        "connectedTime": _epoch_ms(record.get("ConnectedTime")),
+        "sendBytes": integer(record, "SendBytes"),
+        "receiveBytes": integer(record, "ReceiveBytes"),
+        "connectedTime": _epoch_ms(record, "ConnectedTime"),
     }
 
 
@@ -196,15 +196,15 @@ def fetch_vpn_gateways(request: FetchRequest) -> Iterator[list[Row]]:
         return client.describe_vpn_gateways(api_request).body.to_map()
 
     yield from _pages(
+        Answers(VPN_GATEWAYS, "DescribeVpnGateways", region),
         page,
         lambda body: _listed(body.get("VpnGateways"), "VpnGateway"),
         _vpn_gateway,
         request,
-        None,
     )
 
 
-def _vpn_gateway(record: dict[str, Any]) -> Row:
+def _vpn_gateway(record: Mapping[str, Any]) -> Row:
     return {
         "vpnGatewayId": record.get("VpnGatewayId"),
         "name": record.get("Name"),
@@ -214,14 +214,14 @@ def _vpn_gateway(record: dict[str, Any]) -> Row:
         "spec": record.get("Spec"),
         "sslVpn": record.get("SslVpn"),
         "ipsecVpn": record.get("IpsecVpn"),
-        "sslMaxConnections": _number(record.get("SslMaxConnections")),
+        "sslMaxConnections": integer(record, "SslMaxConnections"),
         "internetIp": record.get("InternetIp"),
         "sslVpnInternetIp": record.get("SslVpnInternetIp"),
         "vpcId": record.get("VpcId"),
         "vSwitchId": record.get("VSwitchId"),
         "networkType": record.get("NetworkType"),
         "enableBgp": record.get("EnableBgp"),
-        "createTime": _epoch_ms(record.get("CreateTime")),
+        "createTime": _epoch_ms(record, "CreateTime"),
     }
 
 
@@ -346,58 +346,53 @@ def _listed(body: Any, key: str) -> list[dict[str, Any]]:
 
 
 def _pages(
+    answers: Answers,
     call: Callable[[int, int], dict[str, Any]],
     records: Callable[[dict[str, Any]], list[dict[str, Any]]],
-    to_row: Callable[[dict[str, Any]], Row],
+    to_row: Callable[[Mapping[str, Any]], Row],
     request: FetchRequest,
-    target: str | None,
 ) -> Iterator[list[Row] | Pages]:
     """PageNumber/PageSize paging until TotalCount rows were seen (or the limit).
 
     The first page tells TotalCount; without a limit the remaining pages are then fetched side
     by side (`Pages`). A page shorter than it must be, or a TotalCount that changed (the list
-    moved under the paging), would silently drop or repeat rows, so each is an error instead.
+    moved under the paging), would silently drop or repeat rows, so each is an error instead;
+    so is an answer without TotalCount (`{}` would read as no rows), a page that is not the
+    page asked for (a server ignoring PageNumber repeats rows), and a TotalCount that would
+    take more than MAX_PAGES pages (a server that would never stop answering).
     """
     limit = request.limit
     size = PAGE_SIZE if limit is None else max(1, min(limit, PAGE_SIZE))
     steering = _steering(request)
-    where = estate.estate(request.settings).where(request.params["account"])
-    region = request.params["region"]
+    answers.account = estate.estate(request.settings).where(request.params["account"])
 
     def fetch(number: int) -> tuple[list[Row], int]:
-        with translated_errors(region, target, where):
-            body = call(number, size)
-        try:
+        with answers.reading():
+            with translated_errors(*answers.where):
+                body = call(number, size)
             listed = records(body)
-            total = _number(body.get("TotalCount"))
-        except (ValueError, TypeError) as err:
-            raise ProviderError(
-                f"page {number}: {err}", provider="alibaba", code="MalformedResponse",
-                account=where, region=region, target=target,
-            ) from None  # fmt: skip
+            total, answered = integer(body, "TotalCount"), integer(body, "PageNumber")
         if total is None:
-            raise ProviderError(
-                f"page {number} has no TotalCount", provider="alibaba",
-                code="MalformedResponse", account=where, region=region, target=target,
-            )  # fmt: skip
-        return [{**to_row(record), **steering} for record in listed], total
+            raise answers.error(f"page {number} has no TotalCount")
+        if answered is not None and answered != number:
+            raise answers.error(f"asked for page {number}, the answer is page {answered}")
+        return [{**row, **steering} for row in answers.rows(listed, to_row)], total
 
     def later(number: int, total: int) -> list[Row]:
         rows, now = fetch(number)
         if now != total:  # offset paging over a changed list skips or repeats rows
-            raise ProviderError(
+            raise answers.error(
                 f"the list changed while it was read (TotalCount {total}, then {now} on page "
                 f"{number}): the answer would not be exact",
-                provider="alibaba", code="ListChanged", account=where, region=region,
-                target=target, hint="run the statement again",
-            )  # fmt: skip
+                code="ListChanged",
+                hint="run the statement again",
+            )
         expected = min(size, total - (number - 1) * size)
         if len(rows) < expected:
-            raise ProviderError(
+            raise answers.error(
                 f"page {number} had {len(rows)} of its {expected} rows (TotalCount {total})",
-                provider="alibaba", code="IncompletePaging", account=where, region=region,
-                target=target,
-            )  # fmt: skip
+                code="IncompletePaging",
+            )
         return rows
 
     rows, total = fetch(1)
@@ -405,11 +400,11 @@ def _pages(
     if len(rows) >= total or (limit is not None and len(rows) >= limit):
         return
     if not rows:
-        raise ProviderError(
-            f"page 1 was empty though TotalCount is {total}", provider="alibaba",
-            code="IncompletePaging", account=where, region=region, target=target,
-        )  # fmt: skip
+        raise answers.error(
+            f"page 1 was empty though TotalCount is {total}", code="IncompletePaging"
+        )
     pages = range(2, (total + size - 1) // size + 1)
+    answers.expect_pages(len(pages) + 1)
     if limit is None:
         yield Pages(tuple(lambda n=n: later(n, total) for n in pages))
         return
@@ -422,15 +417,11 @@ def _pages(
             return
 
 
-def _number(value: Any) -> int | None:
-    """A count the API may send as a number or a string; missing is NULL."""
-    return None if value is None or value == "" else int(value)
-
-
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _epoch_ms(value: Any) -> datetime | None:
+def _epoch_ms(record: Mapping[str, Any], field: str) -> datetime | None:
     """Epoch milliseconds (UTC) as a naive UTC datetime, exactly (no float rounding)."""
-    return None if value is None or value == "" else EPOCH + timedelta(milliseconds=int(value))
+    milliseconds = integer(record, field)
+    return None if milliseconds is None else EPOCH + timedelta(milliseconds=milliseconds)

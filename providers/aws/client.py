@@ -12,17 +12,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from vpnsql.accounts import DEFAULT
+from vpnsql.answers import BadValue
 from vpnsql.credentials import first_file_mentioning
-from vpnsql.tables import Settings
-from vpnsql_providers.aws.errors import translated_errors
+from vpnsql.tables import THROTTLING_ATTEMPTS, Settings
+from vpnsql_providers.aws.errors import configuration_errors, translated_errors
 from vpnsql_providers.aws.estate import estate
 
 
 def client(service: str, region: str, settings: Settings, account: str = DEFAULT) -> Any:
-    """The account's client of a service in a region, with the standard retry mode unless
-    the configuration names another.
+    """The account's client of a service in a region: retries and per-attempt timeouts as
+    `_client_config` says.
 
     One botocore session per account serves every region: the service model is read once per
     process (the sessions share a data loader), not once per client.
@@ -33,22 +35,40 @@ def client(service: str, region: str, settings: Settings, account: str = DEFAULT
     made = clients.get(key)
     if made is not None:
         return made
-    with translated_errors(region, account=found.where(account)):
+    with translated_errors(region, account=found.where(account)), configuration_errors():
         session = found.session(account)
         with found.lock(account):
             made = clients.get(key)
             if made is None:
-                from botocore.config import Config
-
-                mode = session.get_config_variable("retry_mode") or "standard"
-                config = Config(
-                    retries={"mode": mode},
-                    max_pool_connections=max(10, settings.max_concurrency),
-                )
-                made = clients[key] = session.create_client(
-                    service, region_name=region, config=config
-                )
+                config = _client_config(session, settings)
+                made = session.create_client(service, region_name=region, config=config)
+                if urlsplit(made.meta.endpoint_url).scheme not in ("http", "https"):
+                    raise ValueError(f"{made.meta.endpoint_url!r} is not an http(s) URL")
+                clients[key] = made
     return made
+
+
+def _client_config(session: Any, settings: Settings) -> Any:
+    """botocore's standard retry mode with THROTTLING_ATTEMPTS attempts, unless the user
+    configured their own (AWS_RETRY_MODE, AWS_MAX_ATTEMPTS, a profile's retry_mode and
+    max_attempts); connect and read timeouts per attempt from `--timeout`.
+
+    Standard, not adaptive: adaptive's client-side rate limiter took a burst of 200 calls at
+    --max-concurrency 64 from about 7 s to over 2 minutes, and answered no more often
+    (bench/throttling.py).
+    """
+    from botocore.config import Config
+
+    mode = session.get_config_variable("retry_mode") or "standard"
+    configured = session.get_config_variable("max_attempts")
+    attempts = THROTTLING_ATTEMPTS if configured is None else configured
+    timeout = settings.attempt_timeout(attempts)
+    return Config(
+        retries={"mode": mode, "total_max_attempts": attempts},
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        max_pool_connections=max(10, settings.max_concurrency),
+    )
 
 
 def ec2(region: str, settings: Settings, account: str = DEFAULT) -> Any:
@@ -81,19 +101,16 @@ def prepare() -> None:
     import botocore.session  # noqa: F401
 
 
-def time(value: str | None) -> datetime | None:
+def time(record: Mapping[str, Any], field: str) -> datetime | None:
     """AWS's "YYYY-MM-DD HH:MM:SS" (UTC) as a naive UTC datetime; "-" and empty are NULL."""
+    value = record.get(field)
     if not value or value == "-":
         return None
-    parsed = datetime.fromisoformat(value)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise BadValue(field, value, "a time such as '2024-05-01 12:00:00'") from None
     return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
-
-
-def number(value: str | None) -> int | None:
-    """A counter the API sends as a string, as an int; missing is NULL."""
-    if value is None or value in ("", "-"):
-        return None
-    return int(value)
 
 
 def credential_source(environ: Mapping[str, str], settings: Settings) -> str | None:

@@ -6,10 +6,11 @@ Every API string that is really a number or a time is typed here, once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from vpnsql import accounts
+from vpnsql.answers import Answers, integer
 from vpnsql.errors import ProviderError
 from vpnsql.tables import (
     DRY_RUN_OK,
@@ -24,7 +25,7 @@ from vpnsql.tables import (
 )
 from vpnsql.views import CLIENT_CONNECTIONS as CLIENT_CONNECTIONS_VIEW
 from vpnsql_providers.aws import estate
-from vpnsql_providers.aws.client import ec2, number, time
+from vpnsql_providers.aws.client import ec2, time
 from vpnsql_providers.aws.errors import translated_errors
 
 MAX_RESULTS = 1000  # the API's maximum page size (5..1000)
@@ -89,35 +90,38 @@ def fetch_connections(request: FetchRequest) -> Iterator[list[Row]]:
     }
     client = ec2(region, request.settings, account)
     yield from _pages(
+        Answers(CLIENT_VPN_CONNECTIONS, "DescribeClientVpnConnections", region, endpoint_id),
         lambda **kw: client.describe_client_vpn_connections(**kwargs, **kw),
         "Connections",
         _connection,
         request,
-        endpoint_id,
     )
 
 
-def _connection(record: dict[str, Any]) -> Row:
+def _connection(record: Mapping[str, Any]) -> Row:
     status = record.get("Status")
     return {
         "clientVpnEndpointId": record.get("ClientVpnEndpointId"),
-        "timestamp": time(record.get("Timestamp")),
+        "timestamp": time(record, "Timestamp"),
         "connectionId": record.get("ConnectionId"),
         "username": record.get("Username"),
-        "connectionEstablishedTime": time(record.get("ConnectionEstablishedTime")),
-        "ingressBytes": number(record.get("IngressBytes")),
-        "egressBytes": number(record.get("EgressBytes")),
-        "ingressPackets": number(record.get("IngressPackets")),
-        "egressPackets": number(record.get("EgressPackets")),
+        "connectionEstablishedTime": time(record, "ConnectionEstablishedTime"),
+        "ingressBytes": integer(record, "IngressBytes"),
+        "egressBytes": integer(record, "EgressBytes"),
+        "ingressPackets": integer(record, "IngressPackets"),
+        "egressPackets": integer(record, "EgressPackets"),
         "clientIp": record.get("ClientIp"),
         "clientIpv6Address": record.get("ClientIpv6Address"),
         "commonName": record.get("CommonName"),
         "status": {"code": status.get("Code"), "message": status.get("Message")}
         if status
         else None,
-        "connectionEndTime": time(record.get("ConnectionEndTime")),
+        "connectionEndTime": time(record, "ConnectionEndTime"),
         "postureComplianceStatusSet": record.get("PostureComplianceStatuses"),
     }
+
+
+TERMINATE_OPERATION = "TerminateClientVpnConnections"
 
 
 def terminate(call: MethodCall) -> list[Row]:
@@ -133,8 +137,12 @@ def terminate(call: MethodCall) -> list[Row]:
     target = str(args.get("ConnectionId") or args.get("Username"))
     client = ec2(region, call.settings, account)
     where = estate.estate(call.settings).where(account)
+    answers = Answers(CLIENT_VPN_CONNECTIONS, TERMINATE_OPERATION, region, endpoint_id, where)
     try:
-        with translated_errors(region, f"{endpoint_id} {target}", where):
+        with (
+            answers.reading(),
+            translated_errors(region, f"{endpoint_id} {target}", where, answers.operation),
+        ):
             response = client.terminate_client_vpn_connections(**kwargs, DryRun=dry_run)
     except ProviderError as err:
         if dry_run and err.code == "DryRunOperation":
@@ -142,6 +150,7 @@ def terminate(call: MethodCall) -> list[Row]:
             return [{**base, "username": args.get("Username"),
                      "connectionId": args.get("ConnectionId"), "message": DRY_RUN_OK}]  # fmt: skip
         raise
+    statuses = answers.require(response, "ConnectionStatuses")
     return [
         {
             "clientVpnEndpointId": response.get("ClientVpnEndpointId", endpoint_id),
@@ -153,7 +162,7 @@ def terminate(call: MethodCall) -> list[Row]:
             "currentStatus": (status.get("CurrentStatus") or {}).get("Code"),
             "message": None,
         }
-        for status in response.get("ConnectionStatuses", [])
+        for status in statuses
     ]
 
 
@@ -307,19 +316,20 @@ CLIENT_VPN_CONNECTIONS = Table(
 
 def fetch_endpoints(request: FetchRequest) -> Iterator[list[Row]]:
     """DescribeClientVpnEndpoints for one region, every page."""
-    client = ec2(request.params["region"], request.settings, request.params["account"])
+    region = request.params["region"]
+    client = ec2(region, request.settings, request.params["account"])
     yield from _pages(
+        Answers(CLIENT_VPN_ENDPOINTS, "DescribeClientVpnEndpoints", region),
         lambda **kw: client.describe_client_vpn_endpoints(
             MaxResults=_page_size(request.limit), **kw
         ),
         "ClientVpnEndpoints",
         _endpoint,
         request,
-        None,
     )
 
 
-def _endpoint(record: dict[str, Any]) -> Row:
+def _endpoint(record: Mapping[str, Any]) -> Row:
     status = record.get("Status")
     return {
         "clientVpnEndpointId": record.get("ClientVpnEndpointId"),
@@ -327,7 +337,7 @@ def _endpoint(record: dict[str, Any]) -> Row:
         "status": {"code": status.get("Code"), "message": status.get("Message")}
         if status
         else None,
-        "creationTime": time(record.get("CreationTime")),
+        "creationTime": time(record, "CreationTime"),
         "dnsName": record.get("DnsName"),
         "clientCidrBlock": record.get("ClientCidrBlock"),
         "vpcId": record.get("VpcId"),
@@ -411,32 +421,38 @@ def _page_size(limit: int | None) -> int:
 
 
 def _pages(
-    call: Any,
+    answers: Answers,
+    call: Callable[..., dict[str, Any]],
     key: str,
-    to_row: Callable[[dict[str, Any]], Row],
+    to_row: Callable[[Mapping[str, Any]], Row],
     request: FetchRequest,
-    target: str | None,
 ) -> Iterator[list[Row]]:
     """Follow NextToken to the end (or until `request.limit` rows), translating AWS errors;
-    every row gets the request's region and account."""
-    account, region = request.params["account"], request.params["region"]
+    every row gets the request's region and account. `answers` ends paging a server would
+    never end, and refuses an answer without its `key` list or with a malformed value."""
+    account = request.params["account"]
     found = estate.estate(request.settings)
-    where = found.where(account)
+    answers.account = found.where(account)
     account_id = found.account_id_soon(account)  # STS, if needed, while the first page comes
     seen = 0
     token: str | None = None
     while True:
         try:
-            with translated_errors(region, target, where):
+            with answers.reading(), translated_errors(*answers.where):
                 response = call(**({"NextToken": token} if token else {}))
-                steering = {"region": region, "account": account, "accountId": account_id.result()}
+                steering = {
+                    "region": answers.region,
+                    "account": account,
+                    "accountId": account_id.result(),
+                }
         except ProviderError as err:
             if err.code in NOT_OFFERED:
                 return
             raise
-        rows = [{**to_row(record), **steering} for record in response.get(key, [])]
+        records = answers.require(response, key)
+        rows = [{**row, **steering} for row in answers.rows(records, to_row)]
         seen += len(rows)
         yield rows
-        token = response.get("NextToken")
+        token = answers.next_token(response.get("NextToken"))
         if not token or (request.limit is not None and seen >= request.limit):
             return

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from vpnsql.errors import CredentialsError, ProviderError
+from vpnsql.errors import CallTimeout, ConfigurationError, CredentialsError, ProviderError
 
 CREDENTIALS_HINT = (
     "configure AWS credentials (aws configure, AWS_PROFILE or --profile, "
@@ -32,22 +33,31 @@ _SERVICES = {
 
 @contextmanager
 def translated_errors(
-    region: str | None, target: str | None = None, account: str | None = None
+    region: str | None,
+    target: str | None = None,
+    account: str | None = None,
+    operation: str = "the call",
 ) -> Iterator[None]:
-    """Turn botocore's exceptions into vpnsql errors that keep the AWS error code."""
+    """Turn botocore's exceptions into vpnsql errors that keep the AWS error code (a call
+    that timed out on every attempt is a CallTimeout naming `operation`)."""
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,
+        ConnectTimeoutError,
         NoCredentialsError,
         NoRegionError,
         PartialCredentialsError,
         ProfileNotFound,
+        ReadTimeoutError,
     )
     from botocore.parsers import ResponseParserError
 
     where = {"provider": "aws", "account": account, "region": region, "target": target}
     try:
         yield
+    except (ConnectTimeoutError, ReadTimeoutError) as err:
+        url = err.kwargs.get("endpoint_url", "the endpoint")
+        raise CallTimeout(operation, url, **where) from None
     except ClientError as err:
         error = err.response.get("Error", {})
         code = error.get("Code")
@@ -62,6 +72,32 @@ def translated_errors(
     except (BotoCoreError, ResponseParserError) as err:
         message = str(err).splitlines()[0]  # a parser error goes on with the whole body
         raise ProviderError(message, code=type(err).__name__, **where) from None
+
+
+@contextmanager
+def configuration_errors() -> Iterator[None]:
+    """What botocore refuses in the configuration (an endpoint URL that is not one,
+    AWS_MAX_ATTEMPTS=abc, a config file it cannot parse) is a ConfigurationError (exit 2)
+    naming the AWS variables in play (never their values, nor the credentials' names); a
+    missing profile stays a credentials error."""
+    from botocore.exceptions import BotoCoreError, ProfileNotFound
+
+    try:
+        yield
+    except ProfileNotFound:
+        raise
+    except (BotoCoreError, ValueError) as err:
+        secret = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+        names = sorted(
+            name
+            for name in os.environ
+            if name.startswith("AWS_") and not any(word in name for word in secret)
+        )
+        where = f"the variables set ({', '.join(names)}) and " if names else ""
+        raise ConfigurationError(
+            f"the AWS configuration is not usable: {err}",
+            hint=f"check {where}the profile in ~/.aws/config (or AWS_CONFIG_FILE)",
+        ) from None
 
 
 def _hint(code: str | None, operation: str) -> str | None:

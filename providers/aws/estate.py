@@ -27,7 +27,7 @@ from vpnsql.accounts import Account
 from vpnsql.config import Key, error
 from vpnsql.errors import NotConfigured
 from vpnsql.tables import FetchRequest, Settings
-from vpnsql_providers.aws.errors import CREDENTIALS_HINT, translated_errors
+from vpnsql_providers.aws.errors import CREDENTIALS_HINT, configuration_errors, translated_errors
 
 ACCOUNT_ID = r"\d{12}"
 ROLE_ARN = r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+"
@@ -273,9 +273,10 @@ class Estate(accounts.Estate):
         from botocore.exceptions import ProfileNotFound
 
         try:
-            session = self.session(name)
-            with self.lock(name):
-                region = session.get_config_variable("region")
+            with configuration_errors():
+                session = self.session(name)
+                with self.lock(name):
+                    region = session.get_config_variable("region")
         except ProfileNotFound as err:
             raise NotConfigured(
                 str(err), reason="its profile is missing", provider="aws", hint=CREDENTIALS_HINT

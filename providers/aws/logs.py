@@ -23,6 +23,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from vpnsql.answers import integer
 from vpnsql.errors import ProviderError
 from vpnsql.tables import (
     Column,
@@ -35,7 +36,7 @@ from vpnsql.tables import (
     TimeWindow,
 )
 from vpnsql_providers.aws import estate
-from vpnsql_providers.aws.client import ec2, logs, number, time
+from vpnsql_providers.aws.client import ec2, logs, time
 from vpnsql_providers.aws.ec2_api import (
     ACCOUNT,
     ACCOUNT_COLUMNS,
@@ -559,12 +560,12 @@ class _Reader:
 
 
 # Entry values by declared type; `NA` (the log's none) and a missing key are NULL.
-_CONVERT: dict[str, Callable[[Any], Any]] = {
-    "VARCHAR": lambda value: None if value in (None, "NA") else str(value),
-    "TIMESTAMP": lambda value: None if value == "NA" else time(value),
-    "BIGINT": lambda value: None if value == "NA" else number(value),
-    "INTEGER": lambda value: None if value == "NA" else number(value),
-    "VARCHAR[]": lambda value: _statuses(value),
+_CONVERT: dict[str, Callable[[dict[str, Any], str], Any]] = {
+    "VARCHAR": lambda entry, key: None if entry.get(key) in (None, "NA") else str(entry[key]),
+    "TIMESTAMP": lambda entry, key: None if entry.get(key) == "NA" else time(entry, key),
+    "BIGINT": lambda entry, key: None if entry.get(key) == "NA" else integer(entry, key),
+    "INTEGER": lambda entry, key: None if entry.get(key) == "NA" else integer(entry, key),
+    "VARCHAR[]": lambda entry, key: _statuses(entry.get(key)),
 }
 _FIELDS = tuple((c.name, _key(c.name), _CONVERT[c.type]) for c in ENTRY_COLUMNS)
 
@@ -585,7 +586,7 @@ def _row(event: dict[str, Any], group: str, region: str, where: str | None) -> R
         entry = json.loads(message)
         if not isinstance(entry, dict):
             raise ValueError("not a JSON object")
-        row: Row = {name: convert(entry.get(key)) for name, key, convert in _FIELDS}
+        row: Row = {name: convert(entry, key) for name, key, convert in _FIELDS}
     except (ValueError, TypeError) as err:
         raise ProviderError(
             f"log entry {event.get('eventId')} is not a Client VPN connection log entry "

@@ -17,7 +17,7 @@ reference), `calls` (fan-out and merging), `views` (cross-cloud view expansion),
 from vpnsql.planner.calls import merge
 from vpnsql.planner.model import Call, Delete, Explain, Resolved, Statement
 from vpnsql.planner.statement import plan, plan_statement
-from vpnsql.planner.syntax import split_statements, split_with_offsets
+from vpnsql.planner.syntax import decoded, readable, split_statements, split_with_offsets
 
 __all__ = [
     "Call",
@@ -25,9 +25,11 @@ __all__ = [
     "Explain",
     "Resolved",
     "Statement",
+    "decoded",
     "merge",
     "plan",
     "plan_statement",
+    "readable",
     "split_statements",
     "split_with_offsets",
 ]

@@ -146,8 +146,33 @@ def _constraint(
     query = node.args.get("query") if isinstance(node, exp.In) else None
     if isinstance(query, exp.Subquery) and isinstance(query.this, exp.Query):
         param = _param_of(node.this, table, alias)
-        return (param, query.this.sql(DIALECT)) if param is not None else None
+        return (param, standalone(query.this)) if param is not None else None
     return None
+
+
+def standalone(query: exp.Query) -> str:
+    """A subquery's SQL as a statement of its own, which runs before the statement around it:
+    with the CTEs of the queries around it, which it may read (`WITH x AS (...) SELECT ...
+    WHERE col IN (SELECT c FROM x)`); its own CTEs shadow theirs."""
+    ancestors = []
+    node = query.parent
+    while node is not None:
+        ancestors.append(node)
+        node = node.parent
+    outer = [
+        cte
+        for ancestor in reversed(ancestors)  # outermost first
+        if isinstance(ancestor, exp.Query)
+        for cte in ancestor.ctes
+    ]
+    if not outer:
+        return query.sql(DIALECT)
+    alone = query.copy()
+    own = alone.ctes
+    shadowed = {cte.alias_or_name.lower() for cte in own}
+    ctes = [cte.copy() for cte in outer if cte.alias_or_name.lower() not in shadowed]
+    alone.set("with_", exp.With(expressions=[*ctes, *own]))
+    return alone.sql(DIALECT)
 
 
 def _param_of(node: exp.Expression, table: Table, alias: str) -> Param | None:

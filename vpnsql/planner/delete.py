@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import sqlglot
 from sqlglot import exp
+from sqlglot.tokens import TokenType
 
 from vpnsql.errors import UnsupportedStatementError
 from vpnsql.planner.model import Delete, Resolved, Statement
@@ -29,7 +31,13 @@ def plan_delete(
     plan_statement: PlanFunction,
 ) -> Statement:
     """DELETE is a SELECT of the same rows (any predicate works) plus a method per row; on a
-    cross-cloud view, the method of each row's own cloud."""
+    cross-cloud view, the method of each row's own cloud.
+
+    The SELECT is the user's own text with `DELETE` replaced by `SELECT *`: the WHERE clause
+    (and a leading WITH) run exactly as written, so a DELETE selects exactly what the SELECT
+    with the same text selects. A regenerated predicate could differ: sqlglot writes
+    `x -> ...` as `LAMBDA x : ...`, which DuckDB accepts where it refuses the original.
+    """
     target = expression.this
     table = registry.table(str(virtual_name(target, registry)))
     method = _delete_method(table)
@@ -44,9 +52,21 @@ def plan_delete(
     extra = [key for key in ("using", "returning", "limit", "order") if expression.args.get(key)]
     if extra:
         raise UnsupportedStatementError(f"DELETE on {table.name} takes no {extra[0].upper()}")
-    alias = f" AS {target.alias}" if target.alias else ""
-    where = expression.args.get("where")
-    select_text = f"SELECT * FROM {table.name}{alias} {where.sql(DIALECT) if where else ''}"
-    select = plan_statement(select_text.strip(), registry, settings, resolved)
+    select = plan_statement(as_select(text), registry, settings, resolved)
     action = Delete(table, method, select, branches)
     return Statement(text, expression, select.calls, action, select.pending, select.tables)
+
+
+def as_select(text: str) -> str:
+    """`[WITH ...] DELETE FROM t [AS a] [WHERE ...]` as `[WITH ...] SELECT * FROM t ...`,
+    every other character as the user wrote it."""
+    depth = 0
+    tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
+    for index, token in enumerate(tokens):
+        depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(token.token_type, 0)
+        if depth == 0 and token.token_type == TokenType.DELETE:
+            following = tokens[index + 1] if index + 1 < len(tokens) else None
+            has_from = following is not None and following.token_type == TokenType.FROM
+            select = "SELECT *" if has_from else "SELECT * FROM"
+            return f"{text[: token.start]}{select}{text[token.end + 1 :]}"
+    raise ValueError(f"not a DELETE: {text}")

@@ -3,34 +3,89 @@
 from __future__ import annotations
 
 import re
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from vpnsql.commands import parse_command
-from vpnsql.errors import UnsupportedStatementError
+from vpnsql.errors import SqlSyntaxError, UnsupportedStatementError
 from vpnsql.planner.calls import calls_for, group_by_table
 from vpnsql.planner.delete import plan_delete
 from vpnsql.planner.model import Call, Delete, Explain, Resolved, Statement
 from vpnsql.planner.references import find_references, is_virtual
-from vpnsql.planner.syntax import DIALECT, mentions_provider, split_statements, syntax_error
+from vpnsql.planner.syntax import (
+    DIALECT,
+    mentions_provider,
+    readable,
+    split_statements,
+    syntax_error,
+)
 from vpnsql.planner.views import sql_view_calls, view_calls, view_sources
 from vpnsql.registry import Registry
 from vpnsql.tables import Settings
 
+RECURSION_LIMIT = 10_000
+"""Python's recursion limit while planning: sqlglot's parser takes some 22 frames per level of
+nesting, so the default 1000 stops at 44 levels; this plans about 400 (DuckDB's own limit is
+1000 levels, and sqlglot stays within the C stack of any thread at this depth)."""
+
 
 def plan(text: str, registry: Registry, settings: Settings | None = None) -> list[Statement]:
-    """Plan every statement of `text`."""
+    """Plan every statement of `text` (which must be `readable`)."""
     settings = settings or Settings()
-    return [plan_statement(piece, registry, settings) for piece in split_statements(text)]
+    pieces = split_statements(readable(text))
+    return [plan_statement(piece, registry, settings) for piece in pieces]
 
 
 def plan_statement(
     text: str, registry: Registry, settings: Settings, resolved: Resolved | None = None
 ) -> Statement:
-    """Plan one statement: which calls to make before DuckDB runs `text` unchanged."""
-    resolved = resolved or {}
+    """Plan one statement: which calls to make before DuckDB runs `text` unchanged.
+
+    A statement nested too deeply for sqlglot is DuckDB's to run when it reads no virtual
+    table, and a clear error when it does.
+    """
+    try:
+        with _deep_recursion():
+            return _plan_statement(text, registry, settings, resolved or {})
+    except RecursionError:
+        if not mentions_provider(text, registry):
+            return Statement(text, None)
+        raise SqlSyntaxError(
+            "the statement is too deeply nested for vpnsql to plan",
+            hint="flatten the parentheses, or move a part into a CTE (WITH ...)",
+        ) from None
+
+
+_recursion = threading.Lock()
+_planning = [0, 0]  # statements being planned (on any thread), the limit to restore
+
+
+@contextmanager
+def _deep_recursion() -> Iterator[None]:
+    """RECURSION_LIMIT while any thread plans, the previous limit once none does."""
+    with _recursion:
+        if _planning[0] == 0:
+            _planning[1] = sys.getrecursionlimit()
+            sys.setrecursionlimit(max(_planning[1], RECURSION_LIMIT))
+        _planning[0] += 1
+    try:
+        yield
+    finally:
+        with _recursion:
+            _planning[0] -= 1
+            if _planning[0] == 0:
+                sys.setrecursionlimit(_planning[1])
+
+
+def _plan_statement(
+    text: str, registry: Registry, settings: Settings, resolved: Resolved
+) -> Statement:
     explained = _explained(text)
     if explained is not None:
         return _plan_explain(text, *explained, registry, settings, resolved)

@@ -9,7 +9,7 @@ import sqlglot
 from sqlglot.errors import ParseError
 from sqlglot.tokens import TokenType
 
-from vpnsql.errors import SqlSyntaxError
+from vpnsql.errors import InputError, SqlSyntaxError
 from vpnsql.registry import Registry
 
 DIALECT = "duckdb"
@@ -24,6 +24,36 @@ def _missing(match: re.Match[str]) -> str:
     """sqlglot's "Required keyword: 'expression' missing for <class '...And'>", said plainly."""
     name = match.group(1)
     return f"{_OPERATORS.get(name, name)} needs something after it (or a word is misspelled)"
+
+
+_UNREADABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def decoded(data: bytes, source: str) -> str:
+    """SQL bytes (a file, stdin) as text by the rule `readable` checks: UTF-8 (a leading byte
+    order mark is dropped); an undecodable byte stays visible to the check as Python's
+    surrogate escape, the way Python decodes the command line."""
+    return readable(data.decode("utf-8", "surrogateescape").removeprefix("\ufeff"), source)
+
+
+def readable(text: str, source: str = "the SQL") -> str:
+    """`text`, if it is SQL vpnsql can read; the one rule for every input (-e, -f, stdin, the
+    shell, Python): UTF-8 text without NUL. Anything else is an InputError naming the byte,
+    its line and column, before it could reach the planner, an SDK or DuckDB."""
+    bad = _UNREADABLE.search(text)
+    if bad is None:
+        return text
+    line = text.count("\n", 0, bad.start()) + 1
+    column = bad.start() - text.rfind("\n", 0, bad.start())
+    where = f"{source}, line {line}, column {column}"
+    code = ord(bad.group())
+    if code == 0:
+        raise InputError(f"{where}: a NUL byte is not SQL", hint="remove it")
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that did not decode
+        raise InputError(
+            f"{where}: byte 0x{code - 0xDC00:02x} is not UTF-8", hint="save the SQL as UTF-8"
+        )
+    raise InputError(f"{where}: U+{code:04X} is not a character (a lone surrogate)")
 
 
 def split_statements(text: str) -> list[str]:

@@ -21,7 +21,8 @@ All sandboxes in one process share moto's state: ``reset()`` wipes it (as does
 ``POST /moto-api/reset``), and ``start(demo=True)`` reloads the demo endpoints afresh.
 Each sandbox has Alibaba and Azure state of its own (``Sandbox.alibaba.emulator``,
 ``Sandbox.azure.emulator``).
-This package imports moto, so import it only when a sandbox is wanted.
+This package imports moto, so import it only when a sandbox is wanted; without the sandbox
+extra, importing it is a MissingExtra error that says what to install.
 """
 
 from __future__ import annotations
@@ -41,26 +42,30 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-from werkzeug.wrappers import Request, Response
+from vpnsql.extras import needs_extra
+
+with needs_extra("sandbox", "the sandbox"):
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+    from werkzeug.wrappers import Request, Response
+
+    from .aws import (
+        DEFAULT_ACCOUNT_ID,
+        create_endpoint,
+        generate_connection_log,
+        generate_log_from_json,
+        reset,
+        seed_connection_log,
+        seed_connections,
+        seed_from_json,
+    )
+    from .demo import load as load_demo
+    from .estate import add_member, config_text, load_organization
 
 from .alibaba import AlibabaServer
 from .alibaba import start as start_alibaba
-from .aws import (
-    DEFAULT_ACCOUNT_ID,
-    create_endpoint,
-    generate_connection_log,
-    generate_log_from_json,
-    reset,
-    seed_connection_log,
-    seed_connections,
-    seed_from_json,
-)
 from .azure import AzureServer
 from .azure import start as start_azure
-from .demo import load as load_demo
-from .estate import add_member, config_text, load_organization
 from .ports import listen
 
 __all__ = [

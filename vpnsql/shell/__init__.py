@@ -25,10 +25,16 @@ def run(args: argparse.Namespace, registry: Registry, settings: Settings) -> int
     prompt-toolkit loads here, not with the package: a script's meta commands
     (`vpnsql.shell.meta`) run without it.
     """
-    from vpnsql.shell.app import Shell
+    from vpnsql.errors import ConfigurationError
+    from vpnsql.shell.app import MODES, Shell
     from vpnsql.shell.banner import banner
     from vpnsql.shell.history import StatementHistory, history_path
 
+    editing_mode = os.environ.get(EDITING_MODE_VARIABLE, "emacs").lower()
+    if editing_mode not in MODES:
+        raise ConfigurationError(
+            f"{EDITING_MODE_VARIABLE} must be {' or '.join(MODES)}, not {editing_mode!r}"
+        )
     shell = Shell(
         settings,
         registry=registry,
@@ -36,7 +42,7 @@ def run(args: argparse.Namespace, registry: Registry, settings: Settings) -> int
         fmt=args.output or "table",
         header=not args.no_header,
         history=StatementHistory(history_path()),
-        editing_mode=os.environ.get(EDITING_MODE_VARIABLE, "emacs").lower(),
+        editing_mode=editing_mode,
         debug=args.debug,
         allow_partial=args.allow_partial,
     )

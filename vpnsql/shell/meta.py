@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from vpnsql.errors import UsageError
 from vpnsql.output import FORMATS
+from vpnsql.planner import decoded
 from vpnsql.registry import Registry
 
 if TYPE_CHECKING:
@@ -184,7 +185,7 @@ def _once(shell: Console, argument: str) -> None:
 def _read(shell: Console, argument: str) -> None:
     path = Path(argument).expanduser()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = decoded(path.read_bytes(), argument)
     except OSError as err:
         raise UsageError(f"cannot read {argument}: {err.strerror}") from None
     except UnicodeDecodeError as err:
