@@ -109,3 +109,11 @@ def test_duckdb_spills_past_its_memory_limit_into_a_directory_it_removes() -> No
     assert engine.connection.sql("SELECT count(*) FROM big").fetchall() == [(600000,)]
     engine.close()
     assert not os.path.exists(directory)
+
+
+def test_running_out_of_duckdbs_memory_says_how_to_give_it_more() -> None:
+    engine = Engine(memory_limit="16MB")
+    with pytest.raises(QueryError, match="Out of Memory") as caught:
+        engine.sql("SELECT list(repeat('x', 100)) FROM range(1000000)", hold=True)
+    assert "memory_limit" in (caught.value.hint or "") and "16MB" in (caught.value.hint or "")
+    engine.close()

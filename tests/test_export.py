@@ -381,3 +381,24 @@ def test_a_partitioned_copy_is_written_by_duckdb_as_it_says(tmp_path: Path) -> N
 def test_markdown_on_the_console() -> None:
     result = run("-e", "SELECT 'a|b' AS x, 2 AS n", "-o", "markdown")
     assert result.stdout.splitlines() == ["| x | n |", "| :--- | ---: |", "| a\\|b | 2 |"]
+
+
+def test_json_files_are_written_within_the_engines_memory_limit(tmp_path: Path) -> None:
+    """DuckDB's JSON writer, keeping the order across threads, wanted more than 192 MB for
+    200,000 rows; a 64 MB engine writes them."""
+    from vpnsql.engine import Engine
+    from vpnsql.export import export
+
+    engine = Engine(memory_limit="64MB")
+    engine.connection.execute(
+        "CREATE TABLE t AS SELECT range AS n, repeat('x', 200) AS s, "
+        "{'code': 'active', 'message': NULL} AS status FROM range(200000)"
+    )
+    relation = engine.connection.sql("SELECT * FROM t ORDER BY n")
+    threads = engine.connection.sql("SELECT current_setting('threads')").fetchall()
+    for fmt in ("json", "jsonl"):
+        export(relation, engine.connection, str(tmp_path / f"x.{fmt}"), fmt)
+    lines = (tmp_path / "x.jsonl").read_text().splitlines()
+    assert len(lines) == 200000 and lines[0].startswith('{"n":0,') and '"n":199999' in lines[-1]
+    assert engine.connection.sql("SELECT current_setting('threads')").fetchall() == threads
+    engine.close()

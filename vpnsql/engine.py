@@ -112,6 +112,7 @@ class Engine:
         # means the last hour wherever the machine is. Past `memory_limit` it spills to a
         # temporary directory of its own (readable by the user only: the rows are theirs),
         # removed when the engine closes or is collected.
+        self.memory_limit = memory_limit
         self._spill = tempfile.mkdtemp(prefix="vpnsql-duckdb-")
         self._removal = weakref.finalize(self, shutil.rmtree, self._spill, ignore_errors=True)
         opener = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vpnsql-duckdb")
@@ -260,6 +261,12 @@ class Engine:
 
         try:
             return interruptible(self.connection, run)
+        except duckdb.OutOfMemoryException as err:
+            raise QueryError(
+                str(err).split("\n\n")[0],
+                hint=f"vpnsql lets DuckDB hold {self.memory_limit} in memory: raise memory_limit "
+                "in the [vpnsql] section of the config file (docs/reliability.md)",
+            ) from None
         except duckdb.Error as err:
             raise QueryError(str(err)) from None
 
