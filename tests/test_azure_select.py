@@ -294,3 +294,16 @@ def test_a_location_azure_does_not_have_is_an_error_not_zero_rows(
 def test_the_view_with_a_region_no_cloud_has_is_an_error(session: Session) -> None:
     with pytest.raises(VpnsqlError, match="mars"):
         session.sql("SELECT * FROM vpn.client_connections WHERE region = 'mars'")
+
+
+def test_a_next_link_answered_twice_ends_the_paging_with_an_error() -> None:
+    """azure-core's pager follows nextLink for ever; vpnsql stops at the repeat."""
+    from azure.core.paging import ItemPaged
+
+    from vpnsql.answers import Answers
+
+    pager = ItemPaged(lambda token: token, lambda token: ("next-1", [token or "first"]))
+    answers = Answers(None, "resources list", "", provider="azure")
+    with pytest.raises(ProviderError, match="repeated an earlier NextToken") as caught:
+        list(answers.follow(pager))
+    assert caught.value.code == "EndlessPaging"

@@ -68,19 +68,24 @@ class Answers:
     """One call's reading of its answers: which table, API operation, region and target
     (endpoint, gateway) they are for, and the pages seen so far."""
 
-    table: Table
+    table: Table | None
+    """None for a call that feeds no table (listing an estate's subscriptions): then
+    `provider` names the cloud."""
     operation: str
     region: str
     target: str | None = None
     account: str | None = None
+    provider: str = ""
     pages: int = 0
     _tokens: set[str] = field(default_factory=set, repr=False)
     _integers: list[tuple[str, int, int]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
+        if self.table is not None:
+            self.provider = self.table.provider
         self._integers = [
             (column.name, *_INTEGER_RANGES[column.type])
-            for column in self.table.columns
+            for column in (self.table.columns if self.table is not None else ())
             if column.type in _INTEGER_RANGES
         ]
 
@@ -93,8 +98,8 @@ class Answers:
         """An error about this call's answer, naming the table, region and target."""
         return ProviderError(
             f"{self.operation}: {message}",
-            provider=self.table.provider,
-            table=self.table.name,
+            provider=self.provider,
+            table=self.table.name if self.table is not None else None,
             code=code,
             hint=hint,
             account=self.account,
@@ -166,6 +171,16 @@ class Answers:
                 code="EndlessPaging",
             )
 
+    def follow(self, pager: Any) -> Iterator[Any]:
+        """Every item of an SDK's pager (azure-core's ItemPaged), page by page, with the same
+        guard as `next_token`: a next link answered before, or a page past MAX_PAGES, is an
+        error instead of paging forever."""
+        pages = pager.by_page()
+        for page in pages:
+            yield from page
+            if self.next_token(pages.continuation_token) is None:
+                return
+
     def expect_pages(self, pages: int) -> None:
         """An answer says the call takes `pages` pages (a TotalCount): more than MAX_PAGES is
         an error before any of them is asked for."""
@@ -178,7 +193,8 @@ class Answers:
     def _column(self, api_field: str) -> str | None:
         """The column an API field feeds (columns are the fields in lower camel case)."""
         lowered = api_field.lower()
-        return next((c.name for c in self.table.columns if c.name.lower() == lowered), None)
+        columns = self.table.columns if self.table is not None else ()
+        return next((c.name for c in columns if c.name.lower() == lowered), None)
 
 
 def _shown(value: object, limit: int = 40) -> str:

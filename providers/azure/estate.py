@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from vpnsql import accounts
 from vpnsql.accounts import Account
+from vpnsql.answers import Answers
 from vpnsql.config import Key
 from vpnsql.tables import FetchRequest, Settings
 from vpnsql_providers.azure.client import subscription_client, translated_errors
@@ -98,12 +99,17 @@ class Estate:
         return str(found.id)
 
 
+def _paged(pager: Any) -> Iterator[Any]:
+    """The subscriptions list's items, guarded against paging without end."""
+    return Answers(None, "subscriptions list", "", provider="azure").follow(pager)
+
+
 def _visible(settings: Settings) -> list[Account]:
     client = subscription_client(settings)
     with translated_errors(None, "listing subscriptions"):
         listed = [
             (str(s.subscription_id), str(s.get("displayName") or ""))
-            for s in client.subscriptions.list()
+            for s in _paged(client.subscriptions.list())
             if str(s.get("state") or "").lower() in READABLE_STATES
         ]
     names = [name for _, name in listed]

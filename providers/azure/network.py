@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vpnsql import accounts
+from vpnsql.answers import Answers
 from vpnsql.errors import ParamError, ProviderError
 from vpnsql.tables import (
     Column,
@@ -66,6 +67,12 @@ ACCOUNT_COLUMNS = (
 )
 
 
+def _paged(pager: Any, what: str, subscription_id: str) -> Iterator[Any]:
+    """An SDK pager's items, guarded against paging without end (vpnsql.answers)."""
+    where = f"subscription {subscription_id}"
+    return Answers(VIRTUAL_NETWORK_GATEWAYS, what, "", account=where).follow(pager)
+
+
 UNKNOWN_LOCATION = "LocationNotFound"
 """vpnsql's code for a location the subscription's locations list does not have."""
 
@@ -91,7 +98,11 @@ def _inventory(subscription_id: str, request: FetchRequest) -> list[tuple[str, s
     with translated_errors(subscription_id, "listing virtual network gateways"):
         found = [
             (parts[4], parts[8], str(resource.location))
-            for resource in client.resources.list(filter=f"resourceType eq '{GATEWAY_TYPE}'")
+            for resource in _paged(
+                client.resources.list(filter=f"resourceType eq '{GATEWAY_TYPE}'"),
+                "resources list",
+                subscription_id,
+            )
             if len(parts := str(resource.id).split("/")) > 8
         ]
     wanted = {
@@ -130,7 +141,12 @@ def _check_location(subscription_id: str, location: str, request: FetchRequest) 
         client = subscription_client(request.settings)
         with translated_errors(subscription_id, "listing locations"):
             known = request.settings.state[key] = [
-                str(item.name) for item in client.subscriptions.list_locations(subscription_id)
+                str(item.name)
+                for item in _paged(
+                    client.subscriptions.list_locations(subscription_id),
+                    "locations list",
+                    subscription_id,
+                )
             ]
     if location in known:
         return
@@ -150,7 +166,9 @@ def discover_gateways(request: FetchRequest) -> list[str]:
     subscription_id, group = subscription(request), request.params["resourceGroupName"]
     client = network(subscription_id, request.settings)
     with translated_errors(subscription_id, f"resource group {group}"):
-        gateways = list(client.virtual_network_gateways.list(group))
+        gateways = list(
+            _paged(client.virtual_network_gateways.list(group), "gateways list", subscription_id)
+        )
     location = request.params["location"].lower()
     return [
         str(gateway.get("name"))
@@ -439,7 +457,11 @@ def fetch_virtual_network_gateways(request: FetchRequest) -> Iterator[list[Row]]
     client = network(subscription_id, request.settings)
     for group in {g.lower(): g for g in groups}.values():
         with translated_errors(subscription_id, f"resource group {group}"):
-            gateways = list(client.virtual_network_gateways.list(group))
+            gateways = list(
+                _paged(
+                    client.virtual_network_gateways.list(group), "gateways list", subscription_id
+                )
+            )
         yield [{**_gateway(dict(item), group), **_account_values(request)} for item in gateways]
 
 
