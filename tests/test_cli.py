@@ -344,7 +344,8 @@ def test_a_failed_terminate_exits_1_and_every_outcome_is_a_row(
     (refused,) = [row["message"] for row in rows if row["message"] is not None]
     assert "UnauthorizedOperation" in refused
     assert [row["currentStatus"] for row in rows].count("terminating") == 2
-    assert "vpnsql: error: 1 call(s) failed; see the message column" in result.stderr
+    assert "vpnsql: error: 1 target(s) not ended (a call failed" in result.stderr
+    assert "see the message column" in result.stderr
 
 
 def test_allow_partial_prints_what_was_skipped_and_exits_3(

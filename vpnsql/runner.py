@@ -59,5 +59,10 @@ def run_statement(session: Session, statement: planner.Statement) -> duckdb.Duck
 
 
 def report_failed_calls(count: int) -> None:
-    """After an EXEC or DELETE whose calls partly failed: the rows say which and why."""
-    print(f"vpnsql: error: {count} call(s) failed; see the message column", file=sys.stderr)
+    """After an EXEC or DELETE that did not end every session it targeted (a call failed, or
+    the cloud cannot end one: an Alibaba SSL-VPN client): the rows say which and why."""
+    print(
+        f"vpnsql: error: {count} target(s) not ended (a call failed, or the cloud cannot end "
+        "it); see the message column",
+        file=sys.stderr,
+    )
